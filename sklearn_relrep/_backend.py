@@ -1,0 +1,112 @@
+"""The one place where estimators meet torch: devices, dtypes and chunking.
+
+Estimators describe *what* to compute on one block of rows as a function of a
+torch tensor; :func:`map_row_chunks` decides *how*: on which device, in which
+chunks, and into which preallocated output. No estimator loops over chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+__all__ = ["map_row_chunks", "resolve_device", "to_tensor"]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn a user-facing ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str or torch.device, default="auto"
+        ``"auto"`` picks CUDA when it is available and the CPU otherwise. Any other
+        value is passed to :class:`torch.device`.
+
+    Returns
+    -------
+    torch.device
+        The resolved device.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a valid device string.
+    RuntimeError
+        If a CUDA device is requested on a machine without one.
+
+    Examples
+    --------
+    >>> from sklearn_relrep._backend import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"Unknown device {device!r}: {exc}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu' or device='auto'."
+        )
+    return resolved
+
+
+def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Move a numpy array to ``device`` without changing its dtype."""
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+def map_row_chunks(
+    X: np.ndarray,
+    block_function: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    n_outputs: int,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Apply ``block_function`` to row chunks of ``X`` and gather the results.
+
+    Memory stays bounded by the output plus one chunk: each chunk of at most
+    ``batch_size`` rows is copied to ``device``, mapped, and written into a
+    preallocated numpy array of dtype ``X.dtype``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Input rows.
+    block_function : callable
+        Maps a tensor of shape ``(b, n_features)`` to one of shape
+        ``(b, n_outputs)``.
+    n_outputs : int
+        Width of the output.
+    batch_size : int
+        Rows per chunk.
+    device : torch.device
+        Where the computation runs.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+        The gathered output, with the dtype of ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_relrep._backend import map_row_chunks
+    >>> X = np.arange(6, dtype=np.float32).reshape(3, 2)
+    >>> map_row_chunks(X, lambda x: x.sum(1, keepdim=True), n_outputs=1,
+    ...                batch_size=2, device=torch.device("cpu")).ravel()
+    array([1., 5., 9.], dtype=float32)
+    """
+    out = np.empty((X.shape[0], n_outputs), dtype=X.dtype)
+    with torch.inference_mode():
+        for start in range(0, X.shape[0], batch_size):
+            stop = min(start + batch_size, X.shape[0])
+            block = block_function(to_tensor(X[start:stop], device))
+            out[start:stop] = block.cpu().numpy()
+    return out
