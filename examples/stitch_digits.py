@@ -36,7 +36,9 @@ def encode_b(images):
     return latent + rng.normal(scale=0.05, size=latent.shape)
 
 
-print(f"{'similarity':<12}{'A -> A':>8}{'B -> B (stitched)':>20}{'absolute A -> B':>18}")
+print(
+    f"{'similarity':<12}{'A -> A':>8}{'B -> B (stitched)':>20}{'absolute A -> B':>18}"
+)
 absolute = LogisticRegression(max_iter=5000).fit(encode_a(X_train), y_train)
 for similarity in ["cosine", "euclidean", "l1", "linf"]:
     model = make_pipeline(

@@ -5,6 +5,17 @@ once by :func:`prepare_similarity`, and the returned closure maps one block of r
 to its ``(b, k)`` similarities. Chunking and devices are the job of
 :mod:`sklearn_relrep._backend`.
 
+cosine and euclidean are a matmul plus cheap row/column terms on every device.
+l1 and linf use the numba kernels of :mod:`sklearn_relrep._kernels_cpu` for CPU
+blocks that need no gradient, and ``torch.cdist`` otherwise (CUDA, autograd, numba
+missing or disabled with ``SKLEARN_RELREP_DISABLE_NUMBA=1``). Both paths give the
+same values to rounding. ``benchmarks/README.md`` has the measurements behind this.
+
+The euclidean matmul expansion ``|x|^2 - 2<x, a> + |a|^2`` loses relative accuracy
+in float32 when ``x`` is close to an anchor (cancellation); the squared distance is
+clamped at 0 before the square root, so a point's distance to itself is small
+(a few times ``sqrt(eps) * |x|``), never NaN.
+
 Sign convention: ``"cosine"`` is a similarity (higher means closer, in [-1, 1]);
 ``"euclidean"``, ``"l1"`` and ``"linf"`` are raw, non-negative distances (lower
 means closer), as in the reference implementation.
@@ -16,6 +27,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from ._kernels_cpu import load_kernel
 
 __all__ = ["SIMILARITIES", "prepare_similarity", "similarity_name"]
 
@@ -45,9 +58,13 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     return kernel
 
 
-def _minkowski(p: float) -> Callable[[torch.Tensor], BlockKernel]:
+def _minkowski(name: str, p: float) -> Callable[[torch.Tensor], BlockKernel]:
     def prepare(anchors: torch.Tensor) -> BlockKernel:
+        numba_kernel = None if anchors.requires_grad else load_kernel(name, anchors)
+
         def kernel(x: torch.Tensor) -> torch.Tensor:
+            if numba_kernel is not None and _numba_can_take(x, anchors):
+                return numba_kernel(x)
             return torch.cdist(x, anchors, p=p)
 
         return kernel
@@ -55,11 +72,15 @@ def _minkowski(p: float) -> Callable[[torch.Tensor], BlockKernel]:
     return prepare
 
 
+def _numba_can_take(x: torch.Tensor, anchors: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and x.dtype == anchors.dtype and not x.requires_grad
+
+
 SIMILARITIES: dict[str, Callable[[torch.Tensor], BlockKernel]] = {
     "cosine": _cosine,
     "euclidean": _euclidean,
-    "l1": _minkowski(1.0),
-    "linf": _minkowski(float("inf")),
+    "l1": _minkowski("l1", 1.0),
+    "linf": _minkowski("linf", float("inf")),
 }
 
 

@@ -46,7 +46,14 @@ def _expected_failures(estimator):
 
 def test_discovery_finds_the_core_estimators():
     names = {type(e).__name__ for e in ESTIMATORS}
-    assert {"RelativeProjector", "InvariantProductSpace"} <= names
+    assert {
+        "RelativeProjector",
+        "InvariantProductSpace",
+        "StitchingClassifier",
+        "StitchingRegressor",
+        "ProcrustesAligner",
+        "LinearAligner",
+    } <= names
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)

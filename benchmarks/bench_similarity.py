@@ -1,0 +1,317 @@
+"""Benchmark the similarity kernels and regenerate ``benchmarks/RESULTS.md``.
+
+Every time is a ratio to a raw ``torch.matmul(X, anchors.T)`` of the same shape and
+dtype, timed in the same run, interleaved with the candidate (baseline, candidate,
+baseline, ...); a ratio is the median over rounds, which resists the noise of a
+shared machine better than a ratio of best times.
+
+Usage::
+
+    python benchmarks/bench_similarity.py            # full run, writes RESULTS.md
+    python benchmarks/bench_similarity.py --quick    # smaller, prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+import torch
+from scipy.spatial.distance import cdist
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sklearn_relrep._backend import map_row_chunks  # noqa: E402
+from sklearn_relrep._kernels import prepare_similarity  # noqa: E402
+
+SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
+TORCH_CDIST_P = {"euclidean": 2.0, "l1": 1.0, "linf": float("inf")}
+SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "linf": "chebyshev"}
+BATCH_SIZE = 4096
+CPU = torch.device("cpu")
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import numba
+
+        numba_text = (
+            f"numba {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads)"
+        )
+    except ImportError:
+        numba_text = "numba not installed (torch fallback)"
+    return (
+        f"- CPU: {cpu}, {os.cpu_count()} logical cores, torch CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}\n"
+        f"- Python {platform.python_version()}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, {numba_text}\n"
+    )
+
+
+def data(n: int, d: int, k: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return (
+        rng.standard_normal((n, d)).astype(dtype),
+        rng.standard_normal((k, d)).astype(dtype),
+    )
+
+
+def transform(X: np.ndarray, kernel, k: int) -> np.ndarray:
+    return map_row_chunks(X, kernel, n_outputs=k, batch_size=BATCH_SIZE, device=CPU)
+
+
+def median_ratio(candidate, X: np.ndarray, anchors: np.ndarray, rounds: int) -> float:
+    X_t, anchors_t = torch.from_numpy(X), torch.from_numpy(anchors)
+
+    def baseline():
+        with torch.inference_mode():
+            torch.matmul(X_t, anchors_t.T)
+
+    baseline()
+    candidate()
+    ratios = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        baseline()
+        middle = time.perf_counter()
+        candidate()
+        ratios.append((time.perf_counter() - middle) / (middle - start))
+    return float(np.median(ratios))
+
+
+def kernel_for(similarity: str, anchors: np.ndarray, implementation: str):
+    anchors_t = torch.from_numpy(anchors)
+    if implementation == "sklearn_relrep":
+        return prepare_similarity(similarity, anchors_t)
+    if implementation == "torch.cdist":
+        return lambda x: torch.cdist(x, anchors_t, p=TORCH_CDIST_P[similarity])
+    return lambda x: torch.from_numpy(
+        cdist(x.numpy(), anchors, SCIPY_METRIC[similarity]).astype(anchors.dtype)
+    )
+
+
+def ratio_table(n: int, d: int, k: int, rounds: int, with_references: bool) -> str:
+    rows = ["| similarity | implementation | float32 | float64 |", "|---|---|---|---|"]
+    cases = [(s, "sklearn_relrep") for s in SIMILARITIES]
+    if with_references:
+        cases += [(s, "torch.cdist") for s in TORCH_CDIST_P]
+        cases += [(s, "scipy cdist") for s in SCIPY_METRIC]
+    for similarity, implementation in cases:
+        cells = []
+        for dtype in (np.float32, np.float64):
+            X, anchors = data(n, d, k, dtype)
+            kernel = kernel_for(similarity, anchors, implementation)
+            slow = implementation != "sklearn_relrep" and similarity != "euclidean"
+            if slow or implementation == "scipy cdist":
+                X = X[: n // 4]  # slow references: fewer rows, same ratio
+            ratio = median_ratio(
+                functools.partial(transform, X, kernel, k),
+                X,
+                anchors,
+                1 if slow else rounds,
+            )
+            cells.append(f"{ratio:.2f}x")
+        rows.append(f"| {similarity} | {implementation} | {' | '.join(cells)} |")
+        print(rows[-1], flush=True)
+    return "\n".join(rows) + "\n"
+
+
+def scaling_table(shapes, rounds: int) -> str:
+    rows = [
+        "| n | d | k | matmul ms | "
+        + " | ".join(f"{s} ratio" for s in SIMILARITIES)
+        + " | matmul ns per row x anchor |",
+        "|---" * (5 + len(SIMILARITIES)) + "|",
+    ]
+    for n, d, k in shapes:
+        X, anchors = data(n, d, k, np.float32)
+        X_t, anchors_t = torch.from_numpy(X), torch.from_numpy(anchors)
+        start = time.perf_counter()
+        for _ in range(3):
+            torch.matmul(X_t, anchors_t.T)
+        matmul_s = (time.perf_counter() - start) / 3
+        cells = []
+        for similarity in SIMILARITIES:
+            kernel = prepare_similarity(similarity, anchors_t)
+            ratio = median_ratio(
+                functools.partial(transform, X, kernel, k), X, anchors, rounds
+            )
+            cells.append(f"{ratio:.2f}x")
+        rows.append(
+            f"| {n} | {d} | {k} | {matmul_s * 1e3:.1f} | {' | '.join(cells)} | "
+            f"{matmul_s / (n * k) * 1e9:.2f} |"
+        )
+        print(rows[-1], flush=True)
+    return "\n".join(rows) + "\n"
+
+
+PEAK_SCRIPT = """
+import sys, time
+import numpy as np, torch
+sys.path.insert(0, {root!r})
+from sklearn_relrep._backend import map_row_chunks
+from sklearn_relrep._kernels import prepare_similarity
+n, d, k, similarity = {n}, {d}, {k}, {similarity!r}
+rng = np.random.default_rng(0)
+X = np.empty((n, d), dtype=np.float32)
+for start in range(0, n, 10000):
+    X[start:start + 10000] = rng.standard_normal((min(10000, n - start), d))
+anchors = torch.from_numpy(rng.standard_normal((k, d)).astype(np.float32))
+kernel = prepare_similarity(similarity, anchors)
+kernel(torch.from_numpy(X[:8]))
+def status_mb(field):
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field))
+    return int(line.split()[1]) / 1024
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current RSS
+except OSError:
+    pass
+before = status_mb("VmRSS:")
+start = time.perf_counter()
+out = map_row_chunks(
+    X, kernel, n_outputs=k, batch_size={batch}, device=torch.device("cpu")
+)
+seconds = time.perf_counter() - start
+peak = status_mb("VmHWM:")
+print(before, peak, out.nbytes / 2**20, seconds)
+"""
+
+
+def peak_memory_table(n: int, d: int, k: int) -> str:
+    rows = [
+        f"| similarity | RSS before MB | peak RSS MB | output MB | peak - before - "
+        f"output MB | seconds for n={n} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for similarity in SIMILARITIES:
+        script = PEAK_SCRIPT.format(
+            root=str(ROOT), n=n, d=d, k=k, similarity=similarity, batch=BATCH_SIZE
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        before, peak, output, seconds = map(float, result.stdout.split())
+        rows.append(
+            f"| {similarity} | {before:.0f} | {peak:.0f} | {output:.0f} | "
+            f"{peak - before - output:.0f} | {seconds:.2f} |"
+        )
+        print(rows[-1], flush=True)
+    return "\n".join(rows) + "\n"
+
+
+STARTUP_SCRIPT = """
+import sys, time
+start = time.perf_counter()
+import torch
+sys.path.insert(0, {root!r})
+from sklearn_relrep._kernels import prepare_similarity
+for dtype in (torch.float32, torch.float64):
+    for similarity in ("l1", "linf"):
+        prepare_similarity(similarity, torch.ones(5, 3, dtype=dtype))(
+            torch.zeros(4, 3, dtype=dtype))
+print(time.perf_counter() - start)
+"""
+
+
+def startup_table(repeats: int) -> str:
+    script = STARTUP_SCRIPT.format(root=str(ROOT))
+
+    def run(env_update) -> float:
+        env = {**os.environ, **env_update}
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        return float(result.stdout)
+
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cache = {"NUMBA_CACHE_DIR": cache_dir}
+        cold = run(cache)
+        warm = min(run(cache) for _ in range(repeats))
+    torch_only = min(run({"SKLEARN_RELREP_DISABLE_NUMBA": "1"}) for _ in range(repeats))
+    rows = [
+        "| fresh process: import torch + prepare and call l1, linf in float32 and "
+        "float64 | seconds | extra over torch path |",
+        "|---|---|---|",
+        f"| torch path (SKLEARN_RELREP_DISABLE_NUMBA=1) | {torch_only:.2f} | - |",
+        f"| numba, warm on-disk cache | {warm:.2f} | {warm - torch_only:+.2f} |",
+        f"| numba, cold cache (first run on a machine) | {cold:.2f} | "
+        f"{cold - torch_only:+.2f} |",
+    ]
+    text = "\n".join(rows) + "\n"
+    print(text, flush=True)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes, fast")
+    parser.add_argument("--output", type=Path, default=None, help="markdown file")
+    args = parser.parse_args()
+    output = args.output
+    if output is None and not args.quick:
+        output = ROOT / "benchmarks" / "RESULTS.md"
+    n, d, k = (4000, 768, 1280) if args.quick else (20000, 768, 1280)
+    rounds = 3 if args.quick else 7
+    peak_n = 20000 if args.quick else 200000
+    began = time.perf_counter()
+    sections = [
+        "# Similarity kernel benchmarks\n",
+        "Generated by `python benchmarks/bench_similarity.py"
+        + (" --quick" if args.quick else "")
+        + "`; do not edit by hand. Ratios are times over a raw "
+        "`torch.matmul(X, anchors.T)` of the same shape and dtype in the same run "
+        f"(median of interleaved rounds), through `map_row_chunks` with "
+        f"batch_size={BATCH_SIZE}.\n",
+        machine_description(),
+        f"\n## Ratio to matmul (n={n}, d={d}, k={k})\n",
+        "Slow references (torch.cdist l1/linf, scipy) are timed once on n/4 rows "
+        "against a matmul of that shape.\n",
+        ratio_table(n, d, k, rounds, with_references=True),
+        f"\n## Peak memory, float32, n={peak_n}, d={d}, k={k} "
+        "(fresh subprocess; peak = VmHWM of /proc/self/status, reset through "
+        "/proc/self/clear_refs just before the transform)\n",
+        peak_memory_table(peak_n, d, k),
+        "\n## Start-up cost of the numba kernels\n",
+        startup_table(1 if args.quick else 3),
+        "\n## Scaling in n, d and k (float32)\n",
+    ]
+    base = (n // 2, d, k)
+    ns = [base[0] // 2, base[0], base[0] * 2, base[0] * 4]
+    shapes = [(m, d, k) for m in ns]
+    shapes += [(base[0], dd, k) for dd in (64, 256, 1536)]
+    shapes += [(base[0], d, kk) for kk in (64, 256, 2560)]
+    sections.append(scaling_table(shapes, max(3, rounds // 2)))
+    sections.append(f"\nTotal benchmark time: {time.perf_counter() - began:.0f} s.\n")
+    text = "\n".join(sections)
+    if output is not None:
+        output.write_text(text)
+        print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()

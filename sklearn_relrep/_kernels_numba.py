@@ -1,0 +1,131 @@
+"""Numba-compiled l1 and linf kernels; imported lazily by ``_kernels_cpu``.
+
+Each kernel fills ``out[i, a] = reduce_j step(x[i, j], anchors[a, j])``. The loop
+over features updates a register tile of 2 rows x 4 anchors, and LLVM vectorises it
+as a reduction (``fastmath`` allows the reassociation). Rows are split into tasks
+of ``ROWS_PER_TASK`` for ``prange``.
+
+The linf max reduction runs on the integer bit patterns of the absolute
+differences: for non-negative IEEE floats integer order equals float order, and
+LLVM vectorises an integer max reduction, which it does not do for a float select.
+A NaN (positive after ``abs``) has a larger bit pattern than any finite value or
+inf, so it still propagates.
+"""
+
+import numba
+from numba import types
+from numba.extending import intrinsic, overload
+
+ROWS_PER_TASK = 32
+
+_BITCAST_TARGET = {
+    types.float32: types.int32,
+    types.float64: types.int64,
+    types.int32: types.float32,
+    types.int64: types.float64,
+}
+
+
+@intrinsic
+def _bitcast(typingctx, value):
+    target = _BITCAST_TARGET.get(value)
+    if target is None:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(target))
+
+    return target(value), codegen
+
+
+_jit = numba.njit(cache=True, fastmath=True)
+
+
+def _step(total, x, y):
+    """Add ``|x - y|`` to a float total, or max its bits into an integer total."""
+
+
+@overload(_step, jit_options={"fastmath": True})
+def _step_overload(total, x, y):
+    if isinstance(total, types.Float):
+        return lambda total, x, y: total + abs(x - y)
+    return lambda total, x, y: max(total, _bitcast(abs(x - y)))
+
+
+def _finish(total):
+    """Return a float total as it is, and turn integer bits back into a float."""
+
+
+@overload(_finish)
+def _finish_overload(total):
+    if isinstance(total, types.Float):
+        return lambda total: total
+    return lambda total: _bitcast(total)
+
+
+@_jit
+def _reduce_rows(x, anchors, out, task, zero):
+    d = x.shape[1]
+    k = anchors.shape[0]
+    k_tiled = k - k % 4
+    start = task * ROWS_PER_TASK
+    stop = min(start + ROWS_PER_TASK, x.shape[0])
+    for a in range(0, k_tiled, 4):
+        i = start
+        while i + 1 < stop:
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+            for j in range(d):
+                x0, x1 = x[i, j], x[i + 1, j]
+                y0, y1 = anchors[a, j], anchors[a + 1, j]
+                y2, y3 = anchors[a + 2, j], anchors[a + 3, j]
+                s00, s01 = _step(s00, x0, y0), _step(s01, x0, y1)
+                s02, s03 = _step(s02, x0, y2), _step(s03, x0, y3)
+                s10, s11 = _step(s10, x1, y0), _step(s11, x1, y1)
+                s12, s13 = _step(s12, x1, y2), _step(s13, x1, y3)
+            out[i, a], out[i, a + 1] = _finish(s00), _finish(s01)
+            out[i, a + 2], out[i, a + 3] = _finish(s02), _finish(s03)
+            out[i + 1, a], out[i + 1, a + 1] = _finish(s10), _finish(s11)
+            out[i + 1, a + 2], out[i + 1, a + 3] = _finish(s12), _finish(s13)
+            i += 2
+        if i < stop:
+            s0 = s1 = s2 = s3 = zero
+            for j in range(d):
+                x0 = x[i, j]
+                s0, s1 = (
+                    _step(s0, x0, anchors[a, j]),
+                    _step(s1, x0, anchors[a + 1, j]),
+                )
+                s2, s3 = (
+                    _step(s2, x0, anchors[a + 2, j]),
+                    _step(s3, x0, anchors[a + 3, j]),
+                )
+            out[i, a], out[i, a + 1] = _finish(s0), _finish(s1)
+            out[i, a + 2], out[i, a + 3] = _finish(s2), _finish(s3)
+    for a in range(k_tiled, k):
+        for i in range(start, stop):
+            s = zero
+            for j in range(d):
+                s = _step(s, x[i, j], anchors[a, j])
+            out[i, a] = _finish(s)
+
+
+@_jit
+def _n_tasks(x):
+    return (x.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+
+
+@numba.njit(cache=True, fastmath=True, parallel=True)
+def l1(x, anchors, out):
+    """Fill ``out`` with the l1 distances between rows of ``x`` and ``anchors``."""
+    for task in numba.prange(_n_tasks(x)):
+        _reduce_rows(x, anchors, out, task, x.dtype.type(0))
+
+
+@numba.njit(cache=True, fastmath=True, parallel=True)
+def linf(x, anchors, out):
+    """Fill ``out`` with the linf distances between rows of ``x`` and ``anchors``."""
+    for task in numba.prange(_n_tasks(x)):
+        _reduce_rows(x, anchors, out, task, _bitcast(x.dtype.type(0)))
+
+
+KERNELS = {"l1": l1, "linf": linf}

@@ -1,0 +1,241 @@
+"""Zero-shot stitching, the full stitching matrix, and fine-tuning at stitching time."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._stitching_base import FINETUNE_PARTS, BaseStitchingEstimator
+
+__all__ = ["finetune", "stitching_matrix", "zero_shot_stitch"]
+
+
+def _relative_step_index(pipeline: Pipeline) -> int:
+    for index, (_, step) in enumerate(pipeline.steps):
+        if hasattr(step, "reanchor"):
+            if index:
+                raise ValueError(
+                    f"The relative step {pipeline.steps[index][0]!r} must be the "
+                    "first step: steps before it were fitted on the training space "
+                    "and cannot be carried to another encoder."
+                )
+            return index
+    raise ValueError(
+        "The pipeline has no relative step (an estimator with a `reanchor` method "
+        "such as RelativeProjector or InvariantProductSpace); absolute "
+        "representations cannot be stitched."
+    )
+
+
+def zero_shot_stitch(estimator: Pipeline, anchors) -> Pipeline:
+    """Make a pipeline trained on space A predict from encoder B, training nothing.
+
+    The relative step is re-anchored on ``anchors``, B's embeddings of the same
+    anchor samples; every later step (blender, head) is reused as it is. The
+    original pipeline is left unchanged and still works on space A.
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        A fitted pipeline whose first step is a relative transformer
+        (:class:`~sklearn_relrep.RelativeProjector` or
+        :class:`~sklearn_relrep.InvariantProductSpace`).
+    anchors : array-like of shape (n_anchors, n_features_B)
+        The parallel anchors embedded by encoder B, in the order of the fitted
+        ``anchors_``. ``n_features_B`` may differ from A's width.
+
+    Returns
+    -------
+    Pipeline
+        A fitted pipeline that takes B's embeddings.
+
+    Raises
+    ------
+    ValueError
+        If the pipeline has no leading relative step, or the number of anchors
+        differs from the fitted one.
+
+    See Also
+    --------
+    stitching_matrix : Every train space against every test space.
+    finetune : Adjust the stitched model with a few labelled target samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.stats import ortho_group
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_relrep import RelativeProjector, zero_shot_stitch
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(RelativeProjector(n_anchors=20, random_state=0),
+    ...                       LogisticRegression()).fit(X, y)
+    >>> Q = ortho_group.rvs(4, random_state=0)
+    >>> stitched = zero_shot_stitch(model, model[0].anchors_ @ Q)
+    >>> bool((stitched.predict(X @ Q) == model.predict(X)).all())
+    True
+    """
+    if not isinstance(estimator, Pipeline):
+        raise TypeError(
+            f"zero_shot_stitch expects a fitted Pipeline, got {type(estimator)!r}."
+        )
+    check_is_fitted(estimator)
+    index = _relative_step_index(estimator)
+    steps = [(name, copy.deepcopy(step)) for name, step in estimator.steps]
+    name, relative = estimator.steps[index]
+    steps[index] = (name, relative.reanchor(anchors))
+    return Pipeline(steps, memory=estimator.memory, verbose=estimator.verbose)
+
+
+def _scores(estimator, X, y) -> dict:
+    predictions = estimator.predict(X)
+    if is_classifier(estimator):
+        return {
+            "accuracy": accuracy_score(y, predictions),
+            "macro_f1": f1_score(y, predictions, average="macro"),
+        }
+    return {"mse": mean_squared_error(y, predictions)}
+
+
+def stitching_matrix(
+    estimators: Mapping[str, Pipeline],
+    anchors: Mapping[str, object],
+    X_test: Mapping[str, object],
+    y_test,
+):
+    """Evaluate every train space's model on every test space by zero-shot stitching.
+
+    Parameters
+    ----------
+    estimators : mapping of str to Pipeline
+        Fitted pipelines, one per training space, keyed by space name.
+    anchors : mapping of str to array-like of shape (n_anchors, n_features_space)
+        The same anchor samples embedded in each space.
+    X_test : mapping of str to array-like of shape (n_samples, n_features_space)
+        The same test samples embedded in each space.
+    y_test : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Their targets.
+
+    Returns
+    -------
+    pandas.DataFrame or list of dict
+        One row per (train_space, test_space), with ``accuracy`` and
+        ``macro_f1`` for classifiers, ``mse`` for regressors. A DataFrame when
+        pandas is installed. The diagonal is the model on its own space.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_relrep import RelativeProjector, stitching_matrix
+    >>> X, y = load_iris(return_X_y=True)
+    >>> spaces = {"a": X, "b": 3 * X[:, ::-1]}
+    >>> rows = np.random.RandomState(0).choice(len(X), 20, replace=False)
+    >>> models = {s: make_pipeline(RelativeProjector(anchors=Z[rows]),
+    ...                            LogisticRegression()).fit(Z, y)
+    ...           for s, Z in spaces.items()}
+    >>> table = stitching_matrix(models, {s: Z[rows] for s, Z in spaces.items()},
+    ...                          spaces, y)
+    >>> table[["train_space", "test_space"]].values.tolist()
+    [['a', 'a'], ['a', 'b'], ['b', 'a'], ['b', 'b']]
+    """
+    missing = (set(estimators) | set(X_test)) - set(anchors)
+    if missing:
+        raise ValueError(f"No anchors given for spaces {sorted(missing)}.")
+    records = []
+    for train_space, estimator in estimators.items():
+        for test_space, X in X_test.items():
+            model = (
+                estimator
+                if train_space == test_space
+                else zero_shot_stitch(estimator, anchors[test_space])
+            )
+            records.append(
+                {
+                    "train_space": train_space,
+                    "test_space": test_space,
+                    **_scores(model, X, y_test),
+                }
+            )
+    try:
+        import pandas as pd
+    except ImportError:
+        return records
+    return pd.DataFrame.from_records(records)
+
+
+def finetune(
+    estimator,
+    X,
+    y,
+    *,
+    train: str = "blender",
+    max_epochs: int = 10,
+    lr: float | None = None,
+):
+    """Fine-tune a (stitched) model on a few labelled samples of the target space.
+
+    Only the chosen part of the :class:`~sklearn_relrep.nn.StitchingNetwork` is
+    trained; every other parameter stays bitwise unchanged. ``"blender"`` trains
+    only the attention's query/key/value projections with
+    ``aggregation="attention"`` ("QKV opt"), ``"head"`` only the MLP head ("MLP
+    opt"), ``"all"`` everything. The input estimator is left unchanged.
+
+    Parameters
+    ----------
+    estimator : StitchingClassifier, StitchingRegressor or Pipeline
+        A fitted stitching estimator, or a fitted pipeline ending in one (for
+        example the output of :func:`zero_shot_stitch`).
+    X : array-like of shape (n_samples, n_features)
+        Target-space samples (raw embeddings when ``estimator`` is a pipeline).
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Their targets; classes must have been seen in training.
+    train : {"blender", "head", "all"}, default="blender"
+        Which part to train.
+    max_epochs : int, default=10
+        Fine-tuning epochs.
+    lr : float or None, default=None
+        Learning rate; the estimator's ``lr`` when None.
+
+    Returns
+    -------
+    estimator
+        A fine-tuned copy of ``estimator``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_relrep import (InvariantProductSpace, StitchingClassifier,
+    ...                             finetune)
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(
+    ...     InvariantProductSpace(n_anchors=8, random_state=0),
+    ...     StitchingClassifier(aggregation="attention", max_epochs=5,
+    ...                         random_state=0)).fit(X, y)
+    >>> tuned = finetune(model, X[::10], y[::10], train="blender", max_epochs=2)
+    >>> tuned.predict(X).shape
+    (150,)
+    """
+    if train not in FINETUNE_PARTS:
+        raise ValueError(f"train={train!r} is not one of {sorted(FINETUNE_PARTS)}.")
+    tuned = copy.deepcopy(estimator)
+    stitcher = tuned[-1] if isinstance(tuned, Pipeline) else tuned
+    if not isinstance(stitcher, BaseStitchingEstimator):
+        raise TypeError(
+            "finetune needs a StitchingClassifier, a StitchingRegressor or a "
+            f"Pipeline ending in one; got {type(stitcher).__name__}."
+        )
+    check_is_fitted(stitcher)
+    if isinstance(tuned, Pipeline):
+        X = tuned[:-1].transform(X)
+    stitcher._finetune(X, y, train=train, max_epochs=max_epochs, lr=lr)
+    return tuned

@@ -1,0 +1,314 @@
+"""The four experiments: each fills its report section and returns a summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .._zero_shot import finetune
+from ._methods import SINGLE_SIMILARITIES, Method, default_methods
+from ._report import bar_chart, format_mean_std, heatmap, summarize
+from ._stitching_experiment import run_stitching, stitch_to
+
+__all__ = ["EXPERIMENT_FUNCTIONS"]
+
+
+def _head(settings) -> dict:
+    return dict(max_epochs=settings.max_epochs)
+
+
+def _cross_mean(records: pd.DataFrame, metric: str) -> pd.Series:
+    cross = records[records["train"] != records["test"]].dropna(subset=[metric])
+    return cross.groupby("method", sort=False)[metric].mean()
+
+
+def stitching(*, get_domain, domains, settings, device, report, progress) -> str:
+    report.heading("Zero-shot stitching")
+    report.text(
+        "Rows: how embeddings reach the head (absolute = raw embeddings; a single "
+        "similarity; the product of all four with a learned aggregation). Columns: "
+        "train space → test space; the diagonal is the same-encoder reference. "
+        "Cells: test accuracy. Absolute cells between spaces of different widths are "
+        "n/a."
+    )
+    summaries = []
+    for key in domains:
+        domain = get_domain(key)
+        records = run_stitching(
+            domain,
+            default_methods(),
+            seeds=settings.seeds,
+            n_anchors=settings.n_anchors,
+            device=device,
+            head=_head(settings),
+            progress=progress,
+        )
+        table = format_mean_std(summarize(records, "accuracy"))
+        report.heading(domain.name, 3)
+        report.table(table)
+        report.table(
+            format_mean_std(summarize(records, "macro_f1")).rename_axis("macro F1")
+        )
+        for method in ("absolute", "cosine", "product/attention"):
+            mean = records[records["method"] == method].pivot_table(
+                index="train",
+                columns="test",
+                values="accuracy",
+                aggfunc="mean",
+                sort=False,
+            )
+            slug = f"{key}_stitching_{method.replace('/', '_')}"
+            report.figure(
+                heatmap(mean, f"{domain.name}: {method}", vmin=0, vmax=1),
+                slug,
+                f"{method} stitching matrix",
+            )
+        cross = records[records["train"] != records["test"]]
+        report.figure(
+            bar_chart(
+                summarize(cross, "accuracy", columns="pair"),
+                f"{domain.name}: cross-encoder accuracy",
+                "accuracy",
+            ),
+            f"{key}_stitching_bars",
+            "cross-encoder accuracy per projection",
+        )
+        verdict = _verdict(_cross_mean(records, "accuracy"))
+        report.text(verdict)
+        title = f"Zero-shot stitching accuracy, {domain.name}"
+        summaries.append(f"{title}\n{table.to_string()}\n{verdict}")
+    return "\n\n".join(summaries)
+
+
+def _verdict(cross: pd.Series, higher_is_better: bool = True) -> str:
+    """Say plainly whether the best product beats the best single similarity."""
+    sign = 1 if higher_is_better else -1
+    singles = sign * cross[[n for n in SINGLE_SIMILARITIES if n in cross.index]]
+    products = sign * cross[[n for n in cross.index if n.startswith("product/")]]
+    single, product = singles.idxmax(), products.idxmax()
+    outcome = (
+        "matches or beats" if products.max() >= singles.max() else "does NOT match"
+    )
+    return (
+        f"Mean cross-encoder score: best single similarity {single} = "
+        f"{cross[single]:.3f}; best product aggregation {product} = "
+        f"{cross[product]:.3f}; the product {outcome} the best single similarity."
+    )
+
+
+def similarity(*, get_domain, domains, settings, device, report, progress) -> str:
+    from ..metrics import (
+        knn_jaccard_score,
+        linear_cka,
+        mean_cosine_similarity,
+        mean_reciprocal_rank,
+    )
+
+    report.heading("Latent similarity across encoders")
+    report.text(
+        "For each pair of spaces, the test samples' representations under each "
+        "projection (anchors parallel, seeds averaged): mean cosine of paired "
+        "vectors, mutual 10-NN Jaccard, retrieval MRR, and linear CKA."
+    )
+    methods = [
+        Method("absolute", None),
+        *(Method(s, (s,)) for s in SINGLE_SIMILARITIES),
+        Method("product", SINGLE_SIMILARITIES),
+    ]
+    records = []
+    for key in domains:
+        domain = get_domain(key)
+        names = list(domain.spaces)
+        pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+        for (a, b), method, seed in tqdm(
+            [(p, m, s) for p in pairs for m in methods for s in settings.seeds],
+            desc=f"similarity {domain.name}",
+            disable=not progress,
+        ):
+            A, B = domain.spaces[a], domain.spaces[b]
+            if method.is_relative:
+                relative = method.build(
+                    task="classification",
+                    n_anchors=settings.n_anchors,
+                    seed=seed,
+                    device=device,
+                    head={},
+                )[0].fit(A.train)
+                ZA = np.asarray(relative.transform(A.test))
+                ZB = np.asarray(
+                    relative.reanchor(B.train[relative.anchor_indices_]).transform(
+                        B.test
+                    )
+                )
+            else:
+                ZA, ZB = A.test, B.test
+            same_width = ZA.shape[1] == ZB.shape[1]
+            records.append(
+                dict(
+                    domain=domain.name,
+                    pair=f"{a}↔{b}",
+                    method=method.name,
+                    seed=seed,
+                    mean_cosine=mean_cosine_similarity(ZA, ZB)
+                    if same_width
+                    else np.nan,
+                    jaccard_10=knn_jaccard_score(ZA, ZB, n_neighbors=10),
+                    mrr=mean_reciprocal_rank(ZA, ZB) if same_width else np.nan,
+                    linear_cka=linear_cka(ZA, ZB),
+                )
+            )
+    records = pd.DataFrame.from_records(records)
+    summaries = []
+    for metric in ("mean_cosine", "jaccard_10", "mrr", "linear_cka"):
+        table = format_mean_std(summarize(records, metric))
+        report.heading(metric, 3)
+        report.table(table)
+        summaries.append(f"{metric}\n{table.to_string()}")
+        mean = summarize(records, metric)["mean"]
+        report.figure(
+            heatmap(mean, f"{metric} between encoders", vmin=0, vmax=1),
+            f"similarity_{metric}",
+            f"{metric} per projection and pair",
+        )
+    return "Latent similarity\n" + "\n\n".join(summaries)
+
+
+def finetune_experiment(
+    *, get_domain, domains, settings, device, report, progress
+) -> str:
+    report.heading("Fine-tuning at stitching time")
+    report.text(
+        "A product space with the attention blender is trained on the source space "
+        "and stitched zero-shot to the target space; then N labelled target samples "
+        "fine-tune only the blender's Q/K/V (QKV opt) or only the MLP head (MLP opt). "
+        "Cells: target test accuracy."
+    )
+    method = Method("product/attention", SINGLE_SIMILARITIES, "attention")
+    records = []
+    for key in domains:
+        domain = get_domain(key)
+        names = list(domain.spaces)
+        pairs = [(names[0], b) for b in names[1:]] + [(names[1], names[0])]
+        for (a, b), seed in tqdm(
+            [(p, s) for p in pairs for s in settings.seeds],
+            desc=f"finetune {domain.name}",
+            disable=not progress,
+        ):
+            model = method.build(
+                task="classification",
+                n_anchors=settings.n_anchors,
+                seed=seed,
+                device=device,
+                head=_head(settings),
+            )
+            model.fit(domain.spaces[a].train, domain.y_train)
+            target = domain.spaces[b]
+            stitched = stitch_to(model, method, domain, b)
+            base = dict(domain=domain.name, pair=f"{a}→{b}", seed=seed)
+            records.append(
+                dict(
+                    base,
+                    method="zero-shot",
+                    n_labelled=0,
+                    accuracy=stitched.score(target.test, domain.y_test),
+                )
+            )
+            rng = np.random.RandomState(seed)
+            for n in settings.finetune_sizes:
+                rows = rng.choice(len(target.train), n, replace=False)
+                for part, label in (("blender", "QKV opt"), ("head", "MLP opt")):
+                    tuned = finetune(
+                        stitched,
+                        target.train[rows],
+                        domain.y_train[rows],
+                        train=part,
+                        max_epochs=settings.finetune_epochs,
+                    )
+                    records.append(
+                        dict(
+                            base,
+                            method=label,
+                            n_labelled=n,
+                            accuracy=tuned.score(target.test, domain.y_test),
+                        )
+                    )
+    records = pd.DataFrame.from_records(records)
+    records["setting"] = records["method"] + " N=" + records["n_labelled"].astype(str)
+    table = format_mean_std(
+        summarize(records.assign(method=records["setting"]), "accuracy")
+    )
+    report.table(table)
+    return f"Fine-tuning at stitching time (accuracy)\n{table.to_string()}"
+
+
+def reconstruction(*, get_domain, domains, settings, device, report, progress) -> str:
+    report.heading("Reconstruction stitching (MNIST autoencoders)")
+    report.text(
+        "A StitchingRegressor decodes the relative representation of autoencoder A's "
+        "latents to pixels; it is stitched zero-shot to autoencoder B. Cells: test "
+        "MSE (lower is better). The absolute row decodes B's raw latents with a "
+        "decoder trained on A's."
+    )
+    domain = get_domain("vision-ae")
+    methods = [m for m in default_methods() if m.aggregation in ("concat", "attention")]
+    records = run_stitching(
+        domain,
+        methods,
+        seeds=settings.seeds,
+        n_anchors=settings.n_anchors,
+        device=device,
+        head=_head(settings),
+        progress=progress,
+    )
+    table = format_mean_std(summarize(records, "mse"), digits=4)
+    report.table(table)
+    report.text(_verdict(_cross_mean(records, "mse"), higher_is_better=False))
+    report.figure(
+        _reconstruction_grid(domain, methods, settings, device),
+        "reconstruction_grid",
+        "reconstructions",
+    )
+    return f"Reconstruction MSE, {domain.name}\n{table.to_string()}"
+
+
+def _reconstruction_grid(domain, methods, settings, device):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(domain.spaces)
+    source, target = names[0], names[-1]
+    shown = domain.y_test[:8]
+    rows = {"input": shown}
+    for method in methods:
+        model = method.build(
+            task="regression",
+            n_anchors=settings.n_anchors,
+            seed=settings.seeds[0],
+            device=device,
+            head=_head(settings),
+        )
+        model.fit(domain.spaces[source].train, domain.y_train)
+        stitched = stitch_to(model, method, domain, target)
+        if stitched is not None:
+            rows[f"{method.name}\n{source}→{target}"] = stitched.predict(
+                domain.spaces[target].test[:8]
+            )
+    side = int(np.sqrt(shown.shape[1]))
+    figure, axes = plt.subplots(len(rows), 8, figsize=(8, 1.1 * len(rows)))
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(8):
+            axes[r, c].imshow(np.clip(images[c], 0, 1).reshape(side, side), cmap="gray")
+            axes[r, c].axis("off")
+        axes[r, 0].set_title(label, fontsize=6, loc="left")
+    return figure
+
+
+EXPERIMENT_FUNCTIONS = {
+    "stitching": stitching,
+    "similarity": similarity,
+    "finetune": finetune_experiment,
+    "reconstruction": reconstruction,
+}

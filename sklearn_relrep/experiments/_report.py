@@ -1,0 +1,170 @@
+"""Tables, figures and the Markdown report of the experiment runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Report", "bar_chart", "format_mean_std", "heatmap", "summarize"]
+
+
+def summarize(
+    records: pd.DataFrame, metric: str, *, columns: str = "pair"
+) -> pd.DataFrame:
+    """Pivot tidy per-seed records into a ``method × columns`` table of mean and std.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per (method, column, seed), with a ``metric`` column.
+    metric : str
+        The column to aggregate.
+    columns : str, default="pair"
+        The column whose values become the table's columns.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by method (in first-seen order), with a ``(mean, std)`` column pair
+        per value of ``columns``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_relrep.experiments._report import summarize
+    >>> records = pd.DataFrame({"method": ["a", "a"], "pair": ["x", "x"],
+    ...                         "seed": [0, 1], "accuracy": [0.5, 0.7]})
+    >>> summarize(records, "accuracy").round(2).to_dict()
+    {('mean', 'x'): {'a': 0.6}, ('std', 'x'): {'a': 0.1}}
+    """
+    grouped = records.groupby(["method", columns], sort=False)[metric]
+    table = pd.concat(
+        {"mean": grouped.mean().unstack(), "std": grouped.std(ddof=0).unstack()}, axis=1
+    )
+    order = list(dict.fromkeys(records["method"]))
+    column_order = list(dict.fromkeys(records[columns]))
+    table = table.reindex(index=order)
+    return table.reindex(
+        columns=pd.MultiIndex.from_product([["mean", "std"], column_order])
+    )
+
+
+def format_mean_std(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Render a :func:`summarize` table as ``"mean ± std"`` strings."""
+    mean, std = table["mean"], table["std"]
+    return mean.combine(
+        std,
+        lambda m, s: pd.Series(
+            [
+                "n/a" if np.isnan(a) else f"{a:.{digits}f} ± {b:.{digits}f}"
+                for a, b in zip(m, s, strict=True)
+            ],
+            index=m.index,
+        ),
+    )
+
+
+class Report:
+    """Collects sections, tables and figures, and writes ``report.md``.
+
+    Parameters
+    ----------
+    output_dir : path-like
+        Folder for ``report.md`` and the PNG figures; created if missing.
+    """
+
+    def __init__(self, output_dir):
+        self.output_dir = Path(output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._lines: list[str] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self._lines += ["", "#" * level + " " + text, ""]
+
+    def text(self, text: str) -> None:
+        self._lines += [text, ""]
+
+    def table(self, frame: pd.DataFrame) -> None:
+        self._lines += [_markdown_table(frame), ""]
+
+    def figure(self, figure, name: str, caption: str) -> Path:
+        import matplotlib.pyplot as plt
+
+        path = self.output_dir / f"{name}.png"
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        self._lines += [f"![{caption}]({path.name})", ""]
+        return path
+
+    def write(self, title: str) -> Path:
+        path = self.output_dir / "report.md"
+        path.write_text("\n".join([f"# {title}", *self._lines]).rstrip() + "\n")
+        return path
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    frame = frame.reset_index()
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join([header, rule, *rows])
+
+
+def heatmap(matrix: pd.DataFrame, title: str, *, vmin=None, vmax=None, fmt=".2f"):
+    """A labelled heatmap of a square or rectangular table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(
+        figsize=(1.2 + 1.1 * matrix.shape[1], 1.0 + 0.6 * matrix.shape[0])
+    )
+    image = axis.imshow(
+        matrix.to_numpy(dtype=float), cmap="viridis", vmin=vmin, vmax=vmax
+    )
+    axis.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=35, ha="right")
+    axis.set_yticks(range(matrix.shape[0]), matrix.index)
+    for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
+        if not np.isnan(value):
+            axis.text(
+                j,
+                i,
+                format(value, fmt),
+                ha="center",
+                va="center",
+                color="w",
+                fontsize=8,
+            )
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis, shrink=0.8)
+    return figure
+
+
+def bar_chart(table: pd.DataFrame, title: str, ylabel: str):
+    """Grouped bars with standard-deviation error bars, from :func:`summarize`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mean, std = table["mean"], table["std"]
+    figure, axis = plt.subplots(figsize=(2.0 + 0.9 * len(mean.index), 3.6))
+    width = 0.8 / max(len(mean.columns), 1)
+    x = np.arange(len(mean.index))
+    for i, column in enumerate(mean.columns):
+        axis.bar(
+            x + i * width,
+            mean[column],
+            width,
+            yerr=std[column],
+            label=str(column),
+            capsize=2,
+        )
+    axis.set_xticks(x + 0.4 - width / 2, mean.index, rotation=35, ha="right")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.legend(fontsize=7)
+    return figure

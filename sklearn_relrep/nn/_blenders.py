@@ -1,0 +1,221 @@
+"""Torch modules that normalise relative subspaces and blend them into one vector.
+
+The input of every module here is a batch of shape ``(batch, sum(sizes))`` whose
+columns are consecutive subspaces (one per similarity function) of widths
+``sizes``. Nothing here knows about scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "AGGREGATIONS",
+    "AttentionBlender",
+    "ConcatBlender",
+    "DeepSetBlender",
+    "SubspaceLayerNorm",
+    "SumBlender",
+    "WeightedBlender",
+    "make_blender",
+]
+
+
+class SubspaceLayerNorm(nn.Module):
+    """A :class:`~torch.nn.LayerNorm` over the anchor axis of each subspace.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths of the consecutive subspaces.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_relrep.nn import SubspaceLayerNorm
+    >>> norm = SubspaceLayerNorm([3, 2])
+    >>> [tuple(block.shape) for block in norm(torch.randn(4, 5))]
+    [(4, 3), (4, 2)]
+    """
+
+    def __init__(self, sizes: Sequence[int]):
+        super().__init__()
+        self.sizes = [int(size) for size in sizes]
+        self.norms = nn.ModuleList(nn.LayerNorm(size) for size in self.sizes)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        blocks = torch.split(x, self.sizes, dim=1)
+        return [norm(block) for norm, block in zip(self.norms, blocks, strict=True)]
+
+
+def _equal_width(sizes: Sequence[int], aggregation: str) -> int:
+    if len(set(sizes)) != 1:
+        raise ValueError(
+            f"aggregation={aggregation!r} needs subspaces of equal width; got "
+            f"widths {list(sizes)}. Use aggregation='concat' instead."
+        )
+    return int(sizes[0])
+
+
+class ConcatBlender(nn.Module):
+    """Concatenate the subspaces: ``[R_1, ..., R_m]``, of width ``sum(sizes)``."""
+
+    def __init__(self, sizes: Sequence[int]):
+        super().__init__()
+        self.out_features = int(sum(sizes))
+
+    def forward(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(blocks, dim=1)
+
+
+class SumBlender(nn.Module):
+    """Sum the subspaces: ``sum_i R_i``, of width ``k``."""
+
+    def __init__(self, sizes: Sequence[int]):
+        super().__init__()
+        self.out_features = _equal_width(sizes, "sum")
+
+    def forward(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(blocks, dim=1).sum(1)
+
+
+class DeepSetBlender(nn.Module):
+    """A DeepSet: ``sum_i tanh(W_i R_i + b_i)``, one ``k x k`` Linear per subspace."""
+
+    def __init__(self, sizes: Sequence[int]):
+        super().__init__()
+        self.out_features = _equal_width(sizes, "mlp_sum")
+        self.encoders = nn.ModuleList(
+            nn.Sequential(nn.Linear(size, size), nn.Tanh()) for size in sizes
+        )
+
+    def forward(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        encoded = [encoder(b) for encoder, b in zip(self.encoders, blocks, strict=True)]
+        return torch.stack(encoded, dim=1).sum(1)
+
+
+class WeightedBlender(nn.Module):
+    """A weighted sum ``sum_i softmax(w)_i R_i`` with learned logits ``w``."""
+
+    def __init__(self, sizes: Sequence[int]):
+        super().__init__()
+        self.out_features = _equal_width(sizes, "weighted")
+        self.logits = nn.Parameter(torch.zeros(len(sizes)))
+
+    def forward(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        weights = torch.softmax(self.logits, dim=0)
+        return torch.einsum("bmk,m->bk", torch.stack(blocks, dim=1), weights)
+
+
+class AttentionBlender(nn.Module):
+    """The QKV blender: self-attention across the ``m`` subspace tokens.
+
+    The ``m`` normalised subspaces are stacked as ``m`` tokens of width ``k``;
+    learned query, key and value projections of width ``k`` (split into
+    ``n_heads`` heads) mix them, and the ``m`` outputs are summed or averaged.
+    Attention runs over subspaces, not anchors: the layer learns which invariance
+    to rely on. Its only parameters are ``query``, ``key`` and ``value``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Subspace widths; all must be equal to ``k``.
+    n_heads : int, default=1
+        Number of attention heads; must divide ``k``.
+    reduction : {"sum", "mean"}, default="sum"
+        How the ``m`` output tokens are combined.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_relrep.nn import AttentionBlender, SubspaceLayerNorm
+    >>> blocks = SubspaceLayerNorm([4, 4, 4])(torch.randn(2, 12))
+    >>> AttentionBlender([4, 4, 4], n_heads=2)(blocks).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(self, sizes: Sequence[int], n_heads: int = 1, reduction: str = "sum"):
+        super().__init__()
+        width = _equal_width(sizes, "attention")
+        if n_heads < 1 or width % n_heads:
+            raise ValueError(
+                f"n_heads={n_heads} must be a positive divisor of the subspace "
+                f"width {width}."
+            )
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}.")
+        self.out_features, self.n_heads, self.reduction = width, n_heads, reduction
+        self.query = nn.Linear(width, width)
+        self.key = nn.Linear(width, width)
+        self.value = nn.Linear(width, width)
+
+    def forward(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        tokens = torch.stack(blocks, dim=1)
+        batch, n_tokens, width = tokens.shape
+
+        def heads(projection):
+            return (
+                projection(tokens)
+                .view(batch, n_tokens, self.n_heads, width // self.n_heads)
+                .transpose(1, 2)
+            )
+
+        mixed = F.scaled_dot_product_attention(
+            heads(self.query), heads(self.key), heads(self.value)
+        )
+        mixed = mixed.transpose(1, 2).reshape(batch, n_tokens, width)
+        return mixed.sum(1) if self.reduction == "sum" else mixed.mean(1)
+
+
+AGGREGATIONS = {
+    "concat": ConcatBlender,
+    "sum": SumBlender,
+    "mlp_sum": DeepSetBlender,
+    "weighted": WeightedBlender,
+    "attention": AttentionBlender,
+}
+
+
+def make_blender(
+    aggregation: str,
+    sizes: Sequence[int],
+    *,
+    n_heads: int = 1,
+    attention_reduction: str = "sum",
+) -> nn.Module:
+    """Build the blender named ``aggregation`` for subspaces of widths ``sizes``.
+
+    Parameters
+    ----------
+    aggregation : {"concat", "sum", "mlp_sum", "weighted", "attention"}
+        Which blender.
+    sizes : sequence of int
+        Subspace widths.
+    n_heads : int, default=1
+        Attention heads (``"attention"`` only).
+    attention_reduction : {"sum", "mean"}, default="sum"
+        How attention outputs are combined (``"attention"`` only).
+
+    Returns
+    -------
+    torch.nn.Module
+        The blender; its ``out_features`` is the width of its output.
+
+    Examples
+    --------
+    >>> from sklearn_relrep.nn import make_blender
+    >>> make_blender("concat", [3, 5]).out_features
+    8
+    """
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(
+            f"Unknown aggregation {aggregation!r}; expected one of "
+            f"{sorted(AGGREGATIONS)}."
+        )
+    if aggregation == "attention":
+        return AttentionBlender(sizes, n_heads=n_heads, reduction=attention_reduction)
+    return AGGREGATIONS[aggregation](sizes)

@@ -1,0 +1,142 @@
+"""Decoders that read a blended relative representation, and the full network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._blenders import SubspaceLayerNorm, make_blender
+
+__all__ = [
+    "ACTIVATIONS",
+    "ClassificationHead",
+    "MLPHead",
+    "RegressionHead",
+    "StitchingNetwork",
+]
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+
+
+class MLPHead(nn.Module):
+    """An MLP: ``(Linear -> activation -> dropout) * len(hidden_sizes) -> Linear``.
+
+    Parameters
+    ----------
+    in_features : int
+        Input width.
+    out_features : int
+        Output width.
+    hidden_sizes : sequence of int, default=(128,)
+        Width of each hidden layer; empty for a linear head.
+    activation : {"relu", "gelu", "tanh", "silu"}, default="relu"
+        Non-linearity after each hidden layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_relrep.nn import MLPHead
+    >>> MLPHead(6, 3, hidden_sizes=(8, 4))(torch.randn(2, 6)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden_sizes: Sequence[int] = (128,),
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"Unknown activation {activation!r}; expected one of "
+                f"{sorted(ACTIVATIONS)}."
+            )
+        layers: list[nn.Module] = []
+        width = in_features
+        for hidden in hidden_sizes:
+            layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = hidden
+        layers.append(nn.Linear(width, out_features))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class ClassificationHead(MLPHead):
+    """An :class:`MLPHead` returning one logit per class (for cross-entropy)."""
+
+
+class RegressionHead(MLPHead):
+    """An :class:`MLPHead` returning one value per target (for the squared error)."""
+
+
+class StitchingNetwork(nn.Module):
+    """Per-subspace LayerNorm, then a blender, then a head.
+
+    The three parts are the attributes ``normalization``, ``blender`` and
+    ``head``, so that fine-tuning can freeze any of them by name.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths of the consecutive input subspaces.
+    n_outputs : int
+        Classes (logits) or regression targets.
+    task : {"classification", "regression"}, default="classification"
+        Which head.
+    aggregation : str, default="concat"
+        See :func:`~sklearn_relrep.nn.make_blender`.
+    n_heads : int, default=1
+        Attention heads.
+    attention_reduction : {"sum", "mean"}, default="sum"
+        Reduction of the attention tokens.
+    hidden_sizes, activation, dropout
+        See :class:`MLPHead`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_relrep.nn import StitchingNetwork
+    >>> net = StitchingNetwork([4, 4], 3, aggregation="attention", hidden_sizes=(8,))
+    >>> net(torch.randn(5, 8)).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        n_outputs: int,
+        *,
+        task: str = "classification",
+        aggregation: str = "concat",
+        n_heads: int = 1,
+        attention_reduction: str = "sum",
+        hidden_sizes: Sequence[int] = (128,),
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.normalization = SubspaceLayerNorm(sizes)
+        self.blender = make_blender(
+            aggregation,
+            sizes,
+            n_heads=n_heads,
+            attention_reduction=attention_reduction,
+        )
+        head = ClassificationHead if task == "classification" else RegressionHead
+        self.head = head(
+            self.blender.out_features, n_outputs, hidden_sizes, activation, dropout
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blender(self.normalization(x)))

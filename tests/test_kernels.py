@@ -1,0 +1,164 @@
+"""Correctness of the similarity kernels and of their CPU/CUDA dispatch."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
+
+from sklearn_relrep import _kernels, _kernels_cpu
+from sklearn_relrep._backend import map_row_chunks
+from sklearn_relrep._kernels import prepare_similarity
+
+SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "linf": "chebyshev"}
+# Relative tolerances. l1 sums d terms in a different order than scipy (float32:
+# about sqrt(d) * eps relative). euclidean uses |x|^2 - 2<x,a> + |a|^2, which
+# cancels when x is near an anchor; the error is absolute, about
+# sqrt(eps) * (|x| + |a|), so the float32 test allows 1e-3 absolute on O(1) data.
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+ATOL = {np.float32: 1e-4, np.float64: 1e-10}
+EUCLIDEAN_ATOL = {np.float32: 1e-3, np.float64: 1e-6}
+
+
+def reference(similarity: str, X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    X64, anchors64 = X.astype(np.float64), anchors.astype(np.float64)
+    if similarity == "cosine":
+        return 1.0 - cdist(X64, anchors64, "cosine")
+    return cdist(X64, anchors64, SCIPY_METRIC[similarity])
+
+
+def assert_matches(similarity, X, anchors, actual):
+    atol = (EUCLIDEAN_ATOL if similarity == "euclidean" else ATOL)[X.dtype.type]
+    np.testing.assert_allclose(
+        actual, reference(similarity, X, anchors), rtol=RTOL[X.dtype.type], atol=atol
+    )
+
+
+def project(similarity, X, anchors, batch_size=4096):
+    kernel = prepare_similarity(similarity, torch.from_numpy(anchors))
+    return map_row_chunks(
+        X,
+        kernel,
+        n_outputs=anchors.shape[0],
+        batch_size=batch_size,
+        device=torch.device("cpu"),
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean", "l1", "linf"])
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 23),
+    d=st.integers(1, 40),
+    k=st.integers(1, 11),
+    batch_size=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_reference_for_all_shapes(similarity, dtype, n, d, k, batch_size, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    anchors = rng.standard_normal((k, d)).astype(dtype)
+    actual = project(similarity, X, anchors, batch_size)
+    assert actual.dtype == dtype
+    assert_matches(similarity, X, anchors, actual)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean", "l1", "linf"])
+def test_large_block_and_non_contiguous_input(similarity, dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((301, 2 * 97)).astype(dtype)[:, ::2]
+    anchors = rng.standard_normal((130, 97)).astype(dtype)
+    assert not X.flags.c_contiguous
+    kernel = prepare_similarity(similarity, torch.from_numpy(anchors))
+    assert_matches(similarity, X, anchors, kernel(torch.from_numpy(X)).numpy())
+    assert_matches(similarity, X, anchors, project(similarity, X, anchors, 64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("similarity", ["euclidean", "l1", "linf"])
+def test_distance_to_itself_is_small_not_nan(similarity, dtype):
+    rng = np.random.default_rng(1)
+    anchors = (100 * rng.standard_normal((50, 384)) + 3).astype(dtype)
+    distances = project(similarity, anchors, anchors)
+    diagonal = np.diag(distances)
+    assert np.isfinite(distances).all()
+    # matmul expansion: the squared distance is off by a few eps * |x|^2
+    bound = 4 * np.sqrt(np.finfo(dtype).eps) * np.linalg.norm(anchors, axis=1)
+    assert (diagonal <= bound).all()
+
+
+def test_linf_propagates_nan_and_inf():
+    anchors = np.zeros((5, 6), dtype=np.float32)
+    X = np.ones((3, 6), dtype=np.float32)
+    X[0, 2], X[1, 4] = np.nan, np.inf
+    distances = project("linf", X, anchors)
+    assert np.isnan(distances[0]).all()
+    assert np.isposinf(distances[1]).all()
+    np.testing.assert_array_equal(distances[2], 1.0)
+
+
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+def test_numba_and_torch_paths_agree(similarity, monkeypatch):
+    if _kernels_cpu._numba_module() is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(2)
+    X, anchors = rng.standard_normal((37, 65)), rng.standard_normal((9, 65))
+    fast = project(similarity, X, anchors)
+    monkeypatch.setattr(_kernels, "load_kernel", lambda name, anchors: None)
+    np.testing.assert_allclose(project(similarity, X, anchors), fast, rtol=1e-12)
+
+
+def test_fallback_when_numba_is_disabled(monkeypatch):
+    monkeypatch.setenv("SKLEARN_RELREP_DISABLE_NUMBA", "1")
+    _kernels_cpu._numba_module.cache_clear()
+    try:
+        assert _kernels_cpu.load_kernel("l1", torch.ones(2, 3)) is None
+        X, anchors = np.ones((4, 3)), np.zeros((2, 3))
+        np.testing.assert_array_equal(project("l1", X, anchors), 3.0)
+    finally:
+        _kernels_cpu._numba_module.cache_clear()
+
+
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+def test_dispatch(similarity, monkeypatch):
+    """CPU blocks without gradient take numba; CUDA, autograd and odd dtypes torch."""
+    calls = []
+
+    def fake_load_kernel(name, anchors):
+        if anchors.device.type != "cpu":
+            return None
+        return lambda x: calls.append(name) or torch.zeros(x.shape[0], len(anchors))
+
+    monkeypatch.setattr(_kernels, "load_kernel", fake_load_kernel)
+    monkeypatch.setattr(
+        torch, "cdist", lambda x, a, p: calls.append(p) or torch.zeros(len(x), len(a))
+    )
+    anchors = torch.ones(3, 2)
+    kernel = prepare_similarity(similarity, anchors)
+    kernel(torch.ones(4, 2))
+    kernel(torch.ones(4, 2, requires_grad=True))
+    kernel(torch.ones(4, 2, dtype=torch.float64))
+    cuda_x = torch.ones(4, 2, device="meta")  # stands for a CUDA block
+    kernel(cuda_x)
+    prepare_similarity(similarity, torch.ones(3, 2, requires_grad=True))(
+        torch.ones(4, 2)
+    )
+    p = 1.0 if similarity == "l1" else float("inf")
+    assert calls == [similarity, p, p, p, p]
+
+
+def test_load_kernel_declines_non_cpu_and_unsupported_dtypes():
+    assert _kernels_cpu.load_kernel("l1", torch.ones(2, 3, device="meta")) is None
+    assert _kernels_cpu.load_kernel("l1", torch.ones(2, 3, dtype=torch.float16)) is None
+    assert _kernels_cpu.load_kernel("cosine", torch.ones(2, 3)) is None
+
+
+def test_gradient_flows_through_torch_path():
+    anchors = torch.randn(4, 3, dtype=torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    prepare_similarity("l1", anchors)(x).sum().backward()
+    expected = torch.sign(x.detach()[:, None, :] - anchors[None]).sum(1)
+    torch.testing.assert_close(x.grad, expected)
