@@ -357,7 +357,3 @@ class BaseStitchingEstimator(BaseEstimator):
             for parameter in module.parameters():
                 parameter.requires_grad_(True)
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        return tags

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit status, 0 on success.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     size = args.size or ("quick" if args.experiment == "quick" else "full")
     overrides = {
@@ -109,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
+        command=shlex.join(["python", "-m", "sklearn_relrep", *argv]),
     )
     print(summary)
     print(f"\nReport: {report_path}  ({time.perf_counter() - start:.0f} s)")

@@ -16,7 +16,6 @@ class Space:
     name: str
     train: np.ndarray
     test: np.ndarray
-    decoder: object | None = None  # an autoencoder's own decoder, if any
 
 
 @dataclass

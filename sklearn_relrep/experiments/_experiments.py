@@ -297,12 +297,13 @@ def _reconstruction_grid(domain, methods, settings, device):
                 domain.spaces[target].test[:8]
             )
     side = int(np.sqrt(shown.shape[1]))
-    figure, axes = plt.subplots(len(rows), 8, figsize=(8, 1.1 * len(rows)))
+    figure, axes = plt.subplots(len(rows), 8, figsize=(9.5, 1.1 * len(rows)))
     for r, (label, images) in enumerate(rows.items()):
         for c in range(8):
             axes[r, c].imshow(np.clip(images[c], 0, 1).reshape(side, side), cmap="gray")
-            axes[r, c].axis("off")
-        axes[r, 0].set_title(label, fontsize=6, loc="left")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
     return figure
 
 

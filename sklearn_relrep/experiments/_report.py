@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Report", "bar_chart", "format_mean_std", "heatmap", "summarize"]
+__all__ = [
+    "Report",
+    "bar_chart",
+    "format_mean_std",
+    "heatmap",
+    "markdown_to_rst",
+    "summarize",
+]
 
 
 def summarize(
@@ -69,10 +77,13 @@ def format_mean_std(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 class Report:
     """Collects sections, tables and figures, and writes ``report.md``.
 
+    The same report is also written as reStructuredText, ``report.rst``, so that
+    it can be committed into the Sphinx site as it is.
+
     Parameters
     ----------
     output_dir : path-like
-        Folder for ``report.md`` and the PNG figures; created if missing.
+        Folder for the reports and the PNG figures; created if missing.
     """
 
     def __init__(self, output_dir):
@@ -99,9 +110,58 @@ class Report:
         return path
 
     def write(self, title: str) -> Path:
+        """Write ``report.md`` and ``report.rst``; return the Markdown path."""
+        markdown = "\n".join([f"# {title}", *self._lines]).rstrip() + "\n"
         path = self.output_dir / "report.md"
-        path.write_text("\n".join([f"# {title}", *self._lines]).rstrip() + "\n")
+        path.write_text(markdown)
+        (self.output_dir / "report.rst").write_text(markdown_to_rst(markdown))
         return path
+
+
+_RST_UNDERLINES = {1: "=", 2: "-", 3: "~"}
+_IMAGE = re.compile(r"^!\[(?P<caption>[^\]]*)\]\((?P<path>[^)]+)\)$")
+
+
+def markdown_to_rst(markdown: str) -> str:
+    r"""Translate the Markdown subset that :class:`Report` writes into rst.
+
+    Headings, pipe tables, images and plain paragraphs (with inline code).
+
+    Examples
+    --------
+    >>> from sklearn_relrep.experiments._report import markdown_to_rst
+    >>> print(markdown_to_rst("## Scores\n\n| m | a |\n|---|---|\n| x | 1 |\n"))
+    Scores
+    ------
+    <BLANKLINE>
+    .. list-table::
+       :header-rows: 1
+    <BLANKLINE>
+       * - m
+         - a
+       * - x
+         - 1
+    <BLANKLINE>
+    """
+    out: list[str] = []
+    for line in markdown.splitlines():
+        heading = re.match(r"^(#{1,3}) (.*)$", line)
+        image = _IMAGE.match(line)
+        if heading:
+            text = heading[2]
+            out += [text, _RST_UNDERLINES[len(heading[1])] * len(text)]
+        elif image:
+            out += [f".. image:: {image['path']}", f"   :alt: {image['caption']}"]
+        elif line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if set("".join(cells)) <= {"-"}:
+                continue
+            if not out or not out[-1].startswith(("   *", "     -", ".. list-table")):
+                out += [".. list-table::", "   :header-rows: 1", ""]
+            out += [f"   * - {cells[0] or '..'}"] + [f"     - {c}" for c in cells[1:]]
+        else:
+            out.append(re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", line))
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:

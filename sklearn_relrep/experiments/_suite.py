@@ -28,7 +28,7 @@ class Settings:
     n_anchors: int
     n_train: int
     n_test: int
-    encoder_seeds: tuple[int, ...]
+    vision_encoders: tuple[tuple[str, int], ...]
     encoder_epochs: int
     encoder_train: int
     max_epochs: int
@@ -40,12 +40,12 @@ SIZES = {
     "full": Settings(
         seeds=(0, 1, 2),
         n_anchors=300,
-        n_train=6000,
-        n_test=2000,
-        encoder_seeds=(0, 1),
+        n_train=4000,
+        n_test=1000,
+        vision_encoders=(("cnn", 0), ("cnn", 1), ("mlp", 0)),
         encoder_epochs=2,
-        encoder_train=20000,
-        max_epochs=20,
+        encoder_train=10000,
+        max_epochs=15,
         finetune_sizes=(10, 50, 200),
         finetune_epochs=20,
     ),
@@ -54,7 +54,7 @@ SIZES = {
         n_anchors=100,
         n_train=1200,
         n_test=400,
-        encoder_seeds=(0, 1),
+        vision_encoders=(("cnn", 0), ("cnn", 1), ("mlp", 0)),
         encoder_epochs=1,
         encoder_train=5000,
         max_epochs=10,
@@ -66,7 +66,7 @@ SIZES = {
         n_anchors=24,
         n_train=150,
         n_test=80,
-        encoder_seeds=(0,),
+        vision_encoders=(("cnn", 0), ("mlp", 0)),
         encoder_epochs=1,
         encoder_train=600,
         max_epochs=3,
@@ -113,12 +113,12 @@ def text_domain(settings: Settings, *, cache_dir, progress: bool) -> Domain:
 
 
 def vision_domain(
-    settings: Settings, *, kind: str, cache_dir, device, progress: bool
+    settings: Settings, *, kind: str, cache_dir, progress: bool
 ) -> Domain:
     """MNIST through CNN and MLP encoders, each trained with several seeds.
 
     ``kind="classifier"`` labels the domain with digits; ``kind="autoencoder"``
-    targets the pixels and keeps each encoder's own decoder.
+    targets the pixels, for reconstruction stitching.
     """
     from ..datasets import load_mnist
     from ..encoders import train_mnist_encoder
@@ -135,25 +135,22 @@ def vision_domain(
         targets["test"],
         task="regression" if kind == "autoencoder" else "classification",
     )
-    for arch in ("cnn", "mlp"):
-        for seed in settings.encoder_seeds:
-            encoder = train_mnist_encoder(
-                arch=arch,
-                kind=kind,
-                seed=seed,
-                n_epochs=settings.encoder_epochs,
-                n_train=settings.encoder_train,
-                cache_dir=cache_dir,
+    for arch, seed in settings.vision_encoders:
+        encoder = train_mnist_encoder(
+            arch=arch,
+            kind=kind,
+            seed=seed,
+            n_epochs=settings.encoder_epochs,
+            n_train=settings.encoder_train,
+            cache_dir=cache_dir,
+        )
+        domain.add(
+            Space(
+                f"{arch}-s{seed}",
+                encoder.transform(images["train"][0]),
+                encoder.transform(images["test"][0]),
             )
-            domain.add(
-                Space(
-                    f"{arch}-s{seed}",
-                    encoder.transform(images["train"][0]),
-                    encoder.transform(images["test"][0]),
-                    decoder=encoder if kind == "autoencoder" else None,
-                )
-            )
-    domain.images_test = images["test"][0]
+        )
     return domain
 
 
@@ -161,9 +158,20 @@ EXPERIMENTS = ("similarity", "finetune", "reconstruction", "stitching")
 
 
 def run_suite(
-    experiments, *, size, overrides, data, device, output, cache_dir, progress
+    experiments,
+    *,
+    size,
+    overrides,
+    data,
+    device,
+    output,
+    cache_dir,
+    progress,
+    command="",
 ):
     """Run ``experiments`` in order and write one report.
+
+    ``command``, when given, is quoted in the report as the way to reproduce it.
 
     Returns
     -------
@@ -179,6 +187,8 @@ def run_suite(
         **{k: tuple(v) if k == "seeds" else v for k, v in overrides.items()},
     )
     report = Report(output)
+    if command:
+        report.text(f"Reproduce with `{command}`.")
     report.text(
         f"Size preset `{size}`: {settings}. Device: `{device}`. "
         "Cells are mean ± std over seeds."
@@ -197,7 +207,6 @@ def run_suite(
                     settings,
                     kind=kind,
                     cache_dir=cache_dir,
-                    device=device,
                     progress=progress,
                 )
         return domains[key]
