@@ -30,6 +30,11 @@ def _off_diagonal(square: np.ndarray) -> np.ndarray:
     return square[~np.eye(square.shape[0], dtype=bool)]
 
 
+def concat_subspaces(subspaces: list[torch.Tensor]) -> torch.Tensor:
+    """Subspaces side by side; a single one is returned as it is, uncopied."""
+    return subspaces[0] if len(subspaces) == 1 else torch.cat(subspaces, dim=1)
+
+
 class BaseRelativeSpace(TransformerMixin, BaseEstimator):
     """Anchors, normalisation and chunked projection shared by the transformers.
 
@@ -52,7 +57,7 @@ class BaseRelativeSpace(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _aggregate(self, subspaces: list[torch.Tensor]) -> torch.Tensor:
-        return torch.cat(subspaces, dim=1)
+        return concat_subspaces(subspaces)
 
     def _output_subspace_names(self) -> list[str]:
         return list(self.subspace_names_)
@@ -145,7 +150,7 @@ class BaseRelativeSpace(TransformerMixin, BaseEstimator):
             x = normalize_input(x)
             subspaces = [kernel(x) for kernel in kernels]
             if not normalize_output:
-                return torch.cat(subspaces, dim=1)
+                return concat_subspaces(subspaces)
             if self.output_normalization == "layer":
                 subspaces = [
                     F.layer_norm(r, (k,), eps=_LAYER_NORM_EPS) for r in subspaces

@@ -8,7 +8,7 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import BaseRelativeSpace
+from ._base import BaseRelativeSpace, concat_subspaces
 from ._kernels import SIMILARITIES
 from ._layout import SubspaceArray
 
@@ -151,7 +151,7 @@ class InvariantProductSpace(BaseRelativeSpace):
 
     def _aggregate(self, subspaces: list[torch.Tensor]) -> torch.Tensor:
         if self.aggregation == "concat":
-            return torch.cat(subspaces, dim=1)
+            return concat_subspaces(subspaces)
         total = torch.stack(subspaces).sum(0)
         return total / len(subspaces) if self.aggregation == "mean" else total
 
