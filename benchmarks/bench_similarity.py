@@ -37,7 +37,9 @@ from sklearn_relrep._kernels import prepare_similarity  # noqa: E402
 SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 TORCH_CDIST_P = {"euclidean": 2.0, "l1": 1.0, "linf": float("inf")}
 SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "linf": "chebyshev"}
-BATCH_SIZE = 4096
+# The estimators' default: at 1024 rows the output block of one chunk stays in
+# cache for the element-wise epilogues (normalise, sqrt), which matters in float64.
+BATCH_SIZE = 1024
 CPU = torch.device("cpu")
 
 

@@ -51,7 +51,7 @@ class InvariantProductSpace(BaseRelativeSpace):
         puts similarities and distances on one scale and cancels isotropic
         rescaling; ``"layer"`` instead standardises each sample over its anchor
         coordinates, as the reference LayerNorm does.
-    batch_size : int, default=4096
+    batch_size : int, default=1024
         Rows per chunk in :meth:`transform`.
     device : str or torch.device, default="auto"
         Where to compute; ``"auto"`` uses CUDA when present.
@@ -117,7 +117,7 @@ class InvariantProductSpace(BaseRelativeSpace):
         anchors=None,
         normalization=None,
         output_normalization="standard",
-        batch_size: Integral = 4096,
+        batch_size: Integral = 1024,
         device="auto",
         random_state=None,
     ):

@@ -62,7 +62,7 @@ class RelativeProjector(BaseRelativeSpace):
         before dividing by their standard deviation; ``"layer"`` standardises
         each sample over its ``k`` coordinates (a LayerNorm without weights).
         Anchor-to-anchor statistics exclude the zero self-distances.
-    batch_size : int, default=4096
+    batch_size : int, default=1024
         Rows per chunk in :meth:`transform`; memory is bounded by the output plus
         one chunk.
     device : str or torch.device, default="auto"
@@ -127,7 +127,7 @@ class RelativeProjector(BaseRelativeSpace):
         anchors=None,
         normalization=None,
         output_normalization=None,
-        batch_size: Integral = 4096,
+        batch_size: Integral = 1024,
         device="auto",
         random_state=None,
     ):
