@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 
 from .._zero_shot import finetune
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods
-from ._report import bar_chart, format_mean_std, heatmap, summarize
+from ._report import bar_chart, format_mean_std, heatmap, pyplot, summarize
 from ._stitching_experiment import run_stitching, stitch_to
 
 __all__ = ["EXPERIMENT_FUNCTIONS"]
@@ -128,13 +128,9 @@ def similarity(*, get_domain, domains, settings, device, report, progress) -> st
         ):
             A, B = domain.spaces[a], domain.spaces[b]
             if method.is_relative:
-                relative = method.build(
-                    task="classification",
-                    n_anchors=settings.n_anchors,
-                    seed=seed,
-                    device=device,
-                    head={},
-                )[0].fit(A.train)
+                relative = method.relative_step(
+                    n_anchors=settings.n_anchors, seed=seed, device=device
+                ).fit(A.train)
                 ZA = np.asarray(relative.transform(A.test))
                 ZB = np.asarray(
                     relative.reanchor(B.train[relative.anchor_indices_]).transform(
@@ -273,11 +269,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
 
 
 def _reconstruction_grid(domain, methods, settings, device):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = list(domain.spaces)
     source, target = names[0], names[-1]
     shown = domain.y_test[:8]

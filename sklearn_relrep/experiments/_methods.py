@@ -49,12 +49,15 @@ class Method:
         )
         if not self.is_relative:
             return Pipeline([("stitcher", stitcher)])
+        relative = self.relative_step(n_anchors=n_anchors, seed=seed, device=device)
+        return Pipeline([("relative", relative), ("stitcher", stitcher)])
+
+    def relative_step(self, *, n_anchors: int, seed: int, device: str):
+        """The unfitted relative transformer of a relative method."""
         common = dict(n_anchors=n_anchors, random_state=seed, device=device)
         if len(self.similarities) == 1:
-            relative = RelativeProjector(self.similarities[0], **common)
-        else:
-            relative = InvariantProductSpace(self.similarities, **common)
-        return Pipeline([("relative", relative), ("stitcher", stitcher)])
+            return RelativeProjector(self.similarities[0], **common)
+        return InvariantProductSpace(self.similarities, **common)
 
 
 def default_methods(aggregations=LEARNED_AGGREGATIONS) -> list[Method]:

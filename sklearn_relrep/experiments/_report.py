@@ -14,6 +14,7 @@ __all__ = [
     "format_mean_std",
     "heatmap",
     "markdown_to_rst",
+    "pyplot",
     "summarize",
 ]
 
@@ -101,8 +102,7 @@ class Report:
         self._lines += [_markdown_table(frame), ""]
 
     def figure(self, figure, name: str, caption: str) -> Path:
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         path = self.output_dir / f"{name}.png"
         figure.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(figure)
@@ -172,13 +172,19 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def heatmap(matrix: pd.DataFrame, title: str, *, vmin=None, vmax=None, fmt=".2f"):
-    """A labelled heatmap of a square or rectangular table."""
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (the runner has no screen)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot
 
+    return matplotlib.pyplot
+
+
+def heatmap(matrix: pd.DataFrame, title: str, *, vmin=None, vmax=None, fmt=".2f"):
+    """A labelled heatmap of a square or rectangular table."""
+    plt = pyplot()
     figure, axis = plt.subplots(
         figsize=(1.2 + 1.1 * matrix.shape[1], 1.0 + 0.6 * matrix.shape[0])
     )
@@ -205,11 +211,7 @@ def heatmap(matrix: pd.DataFrame, title: str, *, vmin=None, vmax=None, fmt=".2f"
 
 def bar_chart(table: pd.DataFrame, title: str, ylabel: str):
     """Grouped bars with standard-deviation error bars, from :func:`summarize`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     mean, std = table["mean"], table["std"]
     figure, axis = plt.subplots(figsize=(2.0 + 0.9 * len(mean.index), 3.6))
     width = 0.8 / max(len(mean.columns), 1)
