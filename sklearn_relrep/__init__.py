@@ -1,26 +1,41 @@
-"""Relative representations and products of invariances for latent-space stitching."""
+"""Relative representations and products of invariances for latent-space stitching.
 
-from ._alignment import LinearAligner, ProcrustesAligner
-from ._layout import SubspaceArray
-from ._persistence import load_stitcher, save_stitcher
-from ._product import InvariantProductSpace
-from ._projector import RelativeProjector
-from ._stitching import StitchingClassifier, StitchingRegressor
-from ._zero_shot import finetune, stitching_matrix, zero_shot_stitch
+The public names are imported lazily, on first use (PEP 562), so that
+``import sklearn_relrep`` and the command line's ``--help`` do not load torch.
+"""
 
-__all__ = [
-    "InvariantProductSpace",
-    "LinearAligner",
-    "ProcrustesAligner",
-    "RelativeProjector",
-    "StitchingClassifier",
-    "StitchingRegressor",
-    "SubspaceArray",
-    "finetune",
-    "load_stitcher",
-    "save_stitcher",
-    "stitching_matrix",
-    "zero_shot_stitch",
-]
+import importlib
 
 __version__ = "0.1.0"
+
+# Public name -> the private module that defines it.
+_EXPORTS = {
+    "InvariantProductSpace": "._relative",
+    "LinearAligner": "._alignment",
+    "ProcrustesAligner": "._alignment",
+    "RelativeProjector": "._relative",
+    "StitchingClassifier": "._stitching",
+    "StitchingRegressor": "._stitching",
+    "SubspaceArray": "._layout",
+    "SubspaceLayout": "._layout",
+    "finetune": "._zero_shot",
+    "load_stitcher": "._persistence",
+    "save_stitcher": "._persistence",
+    "stitching_matrix": "._zero_shot",
+    "warmup": "._kernels",
+    "zero_shot_stitch": "._zero_shot",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

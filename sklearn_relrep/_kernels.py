@@ -1,40 +1,147 @@
 """Similarity kernels between a block of rows and a fixed set of anchors.
 
-Each kernel is split in two: anchor-side work (normalising, squared norms) is done
-once by :func:`prepare_similarity`, and the returned closure maps one block of rows
-to its ``(b, k)`` similarities. Chunking and devices are the job of
-:mod:`sklearn_relrep._backend`.
+Each kernel is split in two: anchor-side work (normalising, centring, squared
+norms) is done once by :func:`prepare_similarity`, and the returned closure maps
+one block of rows to its ``(b, k)`` similarities. Chunking and devices are the
+job of :mod:`sklearn_relrep._backend`; this module owns the numerics and the
+choice between torch and the numba CPU kernels.
 
-cosine and euclidean are a matmul plus cheap row/column terms on every device.
-l1 and linf use the numba kernels of :mod:`sklearn_relrep._kernels_cpu` for CPU
-blocks that need no gradient, and ``torch.cdist`` otherwise (CUDA, autograd, numba
-missing or disabled with ``SKLEARN_RELREP_DISABLE_NUMBA=1``). Both paths give the
-same values to rounding. ``benchmarks/README.md`` has the measurements behind this.
-
-The euclidean matmul expansion ``|x|^2 - 2<x, a> + |a|^2`` loses relative accuracy
-in float32 when ``x`` is close to an anchor (cancellation); the squared distance is
-clamped at 0 before the square root, so a point's distance to itself is small
-(a few times ``sqrt(eps) * |x|``), never NaN.
+- cosine and euclidean are a matmul plus cheap row/column terms on every device.
+  The euclidean expansion ``|x|^2 - 2<x, a> + |a|^2`` is computed on rows and
+  anchors centred by the anchors' mean: a distance does not change under
+  translation, and without the centring the expansion cancels catastrophically
+  in float32 for data far from the origin.
+- l1 and linf use the numba kernels of :mod:`sklearn_relrep._kernels_numba` for
+  CPU blocks that need no gradient, and ``torch.cdist`` otherwise (CUDA,
+  autograd, numba missing or disabled with ``SKLEARN_RELREP_DISABLE_NUMBA=1``).
+  Both paths give the same values to rounding. numba runs with torch's thread
+  count, and both libraries' thread settings are restored after every call.
 
 Sign convention: ``"cosine"`` is a similarity (higher means closer, in [-1, 1]);
 ``"euclidean"``, ``"l1"`` and ``"linf"`` are raw, non-negative distances (lower
-means closer), as in the reference implementation.
+means closer). :func:`is_distance` tells them apart, for the transformers'
+``orientation``.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._kernels_cpu import load_kernel
-
-__all__ = ["SIMILARITIES", "prepare_similarity", "similarity_name"]
+__all__ = [
+    "SIMILARITIES",
+    "is_distance",
+    "prepare_similarity",
+    "similarity_name",
+    "warmup",
+]
 
 BlockKernel = Callable[[torch.Tensor], torch.Tensor]
 
 _COSINE_EPS = 1e-12
+_NUMBA_DTYPES = (torch.float32, torch.float64)
+_DISTANCES = frozenset({"euclidean", "l1", "linf"})
+
+
+# numba (CPU l1/linf) --------------------------------------------------------
+
+
+@functools.cache
+def _numba_module():
+    if os.environ.get("SKLEARN_RELREP_DISABLE_NUMBA", "") not in ("", "0"):
+        return None
+    try:
+        from . import _kernels_numba
+    except ImportError:
+        return None
+    return _kernels_numba
+
+
+def _run_numba(reduce, x: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Call a numba kernel with torch's thread count, restoring both settings."""
+    numba = _numba_module().numba
+    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    out = np.empty((x.shape[0], anchors.shape[0]), dtype=x.dtype)
+    numba.set_num_threads(min(torch_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        reduce(x, anchors, out)
+    finally:
+        # numba's OpenMP layer shares the OpenMP runtime with torch and can change
+        # torch's thread count as a side effect.
+        numba.set_num_threads(numba_threads)
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
+    return out
+
+
+def load_kernel(name: str, anchors: torch.Tensor) -> BlockKernel | None:
+    """Return a numba block kernel for ``name`` bound to CPU ``anchors``, or None.
+
+    None means "use the torch path": numba is missing or disabled, ``name`` has no
+    numba kernel, or ``anchors`` is not a float32/float64 CPU tensor.
+    """
+    if anchors.device.type != "cpu" or anchors.dtype not in _NUMBA_DTYPES:
+        return None
+    module = _numba_module()
+    if module is None or name not in module.KERNELS:
+        return None
+    reduce = module.KERNELS[name]
+    anchors_np = np.ascontiguousarray(anchors.detach().numpy())
+
+    def kernel(x: torch.Tensor) -> torch.Tensor:
+        x_np = np.ascontiguousarray(x.detach().numpy())
+        return torch.from_numpy(_run_numba(reduce, x_np, anchors_np))
+
+    return kernel
+
+
+def warmup(dtypes=("float32", "float64")) -> dict[str, float]:
+    """Compile (or load from the on-disk cache) the numba kernels ahead of time.
+
+    The l1 and linf CPU kernels are compiled by numba on first use, which takes
+    seconds; the compiled code is cached on disk (in ``$NUMBA_CACHE_DIR`` when
+    set, else in the ``numba`` folder of the package's cache directory), so only
+    the first process on a machine pays it. Call this once in a fresh worker
+    (for example a dask worker's setup) to keep that time out of the first
+    transform.
+
+    Parameters
+    ----------
+    dtypes : sequence of {"float32", "float64"}, default=("float32", "float64")
+        The input dtypes to prepare.
+
+    Returns
+    -------
+    dict of str to float
+        Seconds spent per ``"<kernel>-<dtype>"``; empty when numba is missing or
+        disabled.
+
+    Examples
+    --------
+    >>> from sklearn_relrep import warmup
+    >>> sorted(warmup(dtypes=("float32",)))  # doctest: +SKIP
+    ['l1-float32', 'linf-float32']
+    """
+    module = _numba_module()
+    if module is None:
+        return {}
+    timings = {}
+    for dtype in dtypes:
+        x = np.zeros((2, 3), dtype=np.dtype(dtype))
+        for name, reduce in module.KERNELS.items():
+            start = time.perf_counter()
+            _run_numba(reduce, x, x)
+            timings[f"{name}-{np.dtype(dtype).name}"] = time.perf_counter() - start
+    return timings
+
+
+# the similarities -----------------------------------------------------------
 
 
 def _cosine(anchors: torch.Tensor) -> BlockKernel:
@@ -47,11 +154,14 @@ def _cosine(anchors: torch.Tensor) -> BlockKernel:
 
 
 def _euclidean(anchors: torch.Tensor) -> BlockKernel:
-    anchors_t = anchors.T.contiguous()
-    anchor_sq_norms = (anchors * anchors).sum(1)
+    center = anchors.mean(0)
+    centred = anchors - center
+    centred_t = centred.T.contiguous()
+    anchor_sq_norms = (centred * centred).sum(1)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
-        sq = torch.addmm(anchor_sq_norms, x, anchors_t, alpha=-2.0)
+        x = x - center
+        sq = torch.addmm(anchor_sq_norms, x, centred_t, alpha=-2.0)
         sq.add_((x * x).sum(1, keepdim=True))
         return sq.clamp_(min=0.0).sqrt_()
 
@@ -91,6 +201,20 @@ def similarity_name(similarity: str | Callable) -> str:
     return getattr(similarity, "__name__", type(similarity).__name__)
 
 
+def is_distance(similarity: str | Callable) -> bool:
+    """Whether ``similarity`` is a built-in distance (lower means closer).
+
+    Callables are taken as they are, so they are never considered distances.
+
+    Examples
+    --------
+    >>> from sklearn_relrep._kernels import is_distance
+    >>> is_distance("cosine"), is_distance("l1")
+    (False, True)
+    """
+    return isinstance(similarity, str) and similarity in _DISTANCES
+
+
 def _checked_callable(similarity: Callable, anchors: torch.Tensor) -> BlockKernel:
     name = similarity_name(similarity)
 
@@ -121,7 +245,7 @@ def prepare_similarity(
     similarity : {"cosine", "euclidean", "l1", "linf"} or callable
         A built-in name, or a callable ``f(x, anchors) -> (b, k)`` on torch tensors.
     anchors : torch.Tensor of shape (n_anchors, n_features)
-        The anchors, already normalised like the rows will be.
+        The anchors, already preprocessed like the rows will be.
 
     Returns
     -------

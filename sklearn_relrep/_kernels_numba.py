@@ -1,4 +1,4 @@
-"""Numba-compiled l1 and linf kernels; imported lazily by ``_kernels_cpu``.
+"""Numba-compiled l1 and linf kernels; imported lazily by ``_kernels``.
 
 Each kernel fills ``out[i, a] = reduce_j step(x[i, j], anchors[a, j])``. The loop
 over features updates a register tile of 2 rows x 4 anchors, and LLVM vectorises it
@@ -10,11 +10,44 @@ differences: for non-negative IEEE floats integer order equals float order, and
 LLVM vectorises an integer max reduction, which it does not do for a float select.
 A NaN (positive after ``abs``) has a larger bit pattern than any finite value or
 inf, so it still propagates.
+
+Compiled code is cached on disk, never inside the installed package: in
+``$NUMBA_CACHE_DIR`` when it is set (numba's own rule), else in the ``numba``
+folder of the package's cache directory (``$SKLEARN_RELREP_CACHE`` or
+``~/.cache/sklearn_relrep``). A fresh process, such as a new dask worker, then
+loads the kernels instead of compiling them.
 """
+
+import os
 
 import numba
 from numba import types
+from numba.core import caching, config
 from numba.extending import intrinsic, overload
+
+from .datasets._cache import get_cache_dir
+
+
+class _PackageCacheLocator(caching.UserProvidedCacheLocator):
+    """Cache this module's kernels in the package's cache directory."""
+
+    def __init__(self, py_func, py_file):
+        super().__init__(py_func, py_file)
+        self._cache_path = os.path.join(
+            get_cache_dir() / "numba", self.get_suitable_cache_subpath(py_file)
+        )
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if config.CACHE_DIR or os.path.abspath(py_file) != os.path.abspath(__file__):
+            return None
+        return super(caching.UserProvidedCacheLocator, cls).from_function(
+            py_func, py_file
+        )
+
+
+if _PackageCacheLocator not in caching.CacheImpl._locator_classes:
+    caching.CacheImpl._locator_classes.insert(1, _PackageCacheLocator)
 
 ROWS_PER_TASK = 32
 

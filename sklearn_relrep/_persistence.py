@@ -27,8 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._backend import resolve_device
-from ._product import InvariantProductSpace
-from ._projector import RelativeProjector
+from ._relative import InvariantProductSpace, RelativeProjector
 from ._stitching import StitchingClassifier, StitchingRegressor
 from ._stitching_base import BaseStitchingEstimator
 

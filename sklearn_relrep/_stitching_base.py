@@ -16,7 +16,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
 from ._backend import map_row_chunks, resolve_device
-from ._layout import infer_subspace_sizes
+from ._layout import infer_layout
 from .nn import AGGREGATIONS, StitchingNetwork
 from .nn._heads import ACTIVATIONS
 
@@ -259,7 +259,8 @@ class BaseStitchingEstimator(BaseEstimator):
     # fit / predict --------------------------------------------------------------
 
     def _validate_X(self, X, *, reset: bool, y="no_validation"):
-        carried = infer_subspace_sizes(X) if reset else None
+        layout = infer_layout(X) if reset else None
+        carried = None if layout is None else layout.widths
         dtype = (np.float64, np.float32)
         if isinstance(y, str) and y == "no_validation":
             return validate_data(self, X, dtype=dtype, reset=reset), carried

@@ -159,7 +159,7 @@ def test_translation_and_relative_stitching_in_the_same_pipeline():
     # Without alignment B's coordinates mean nothing to A's decoder.
     assert decoder.score(test_b[:, :24], y_test) < 0.5
 
-    projector = RelativeProjector(anchors=anchors_a, normalization="center")
+    projector = RelativeProjector(anchors=anchors_a, preprocessing="center")
     relative = make_pipeline(projector, LogisticRegression(max_iter=1000))
     relative.fit(train_a, y_train)
     relative_b = projector.reanchor(anchors_b)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
-from sklearn_relrep import _kernels, _kernels_cpu
+from sklearn_relrep import _kernels
 from sklearn_relrep._backend import map_row_chunks
 from sklearn_relrep._kernels import prepare_similarity
 
@@ -102,7 +102,7 @@ def test_linf_propagates_nan_and_inf():
 
 @pytest.mark.parametrize("similarity", ["l1", "linf"])
 def test_numba_and_torch_paths_agree(similarity, monkeypatch):
-    if _kernels_cpu._numba_module() is None:
+    if _kernels._numba_module() is None:
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(2)
     X, anchors = rng.standard_normal((37, 65)), rng.standard_normal((9, 65))
@@ -113,13 +113,13 @@ def test_numba_and_torch_paths_agree(similarity, monkeypatch):
 
 def test_fallback_when_numba_is_disabled(monkeypatch):
     monkeypatch.setenv("SKLEARN_RELREP_DISABLE_NUMBA", "1")
-    _kernels_cpu._numba_module.cache_clear()
+    _kernels._numba_module.cache_clear()
     try:
-        assert _kernels_cpu.load_kernel("l1", torch.ones(2, 3)) is None
+        assert _kernels.load_kernel("l1", torch.ones(2, 3)) is None
         X, anchors = np.ones((4, 3)), np.zeros((2, 3))
         np.testing.assert_array_equal(project("l1", X, anchors), 3.0)
     finally:
-        _kernels_cpu._numba_module.cache_clear()
+        _kernels._numba_module.cache_clear()
 
 
 @pytest.mark.parametrize("similarity", ["l1", "linf"])
@@ -151,9 +151,9 @@ def test_dispatch(similarity, monkeypatch):
 
 
 def test_load_kernel_declines_non_cpu_and_unsupported_dtypes():
-    assert _kernels_cpu.load_kernel("l1", torch.ones(2, 3, device="meta")) is None
-    assert _kernels_cpu.load_kernel("l1", torch.ones(2, 3, dtype=torch.float16)) is None
-    assert _kernels_cpu.load_kernel("cosine", torch.ones(2, 3)) is None
+    assert _kernels.load_kernel("l1", torch.ones(2, 3, device="meta")) is None
+    assert _kernels.load_kernel("l1", torch.ones(2, 3, dtype=torch.float16)) is None
+    assert _kernels.load_kernel("cosine", torch.ones(2, 3)) is None
 
 
 def test_gradient_flows_through_torch_path():

@@ -1,46 +1,82 @@
-"""InvariantProductSpace: layout, normalisation, aggregation and bad input."""
+"""InvariantProductSpace: layout, orientation, centring, scaling and bad input."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import ortho_group
 
-from sklearn_relrep import InvariantProductSpace, RelativeProjector, SubspaceArray
-from sklearn_relrep._layout import infer_subspace_sizes
+from sklearn_relrep import (
+    InvariantProductSpace,
+    RelativeProjector,
+    SubspaceArray,
+    SubspaceLayout,
+)
+from sklearn_relrep._layout import infer_layout
 
 X = np.random.RandomState(0).normal(size=(60, 5))
 
 
-def test_concat_is_the_standardised_single_projections():
+def test_concat_is_the_oriented_standardised_single_projections():
     space = InvariantProductSpace(n_anchors=6, random_state=0).fit(X)
     Z = space.transform(X)
     assert Z.shape == (60, 24)
-    for i, (name, columns) in enumerate(space.subspace_layout()):
-        raw = RelativeProjector(name, anchors=space.anchors_).fit(X)
-        anchor_values = raw.transform(space.anchors_)[~np.eye(6, dtype=bool)]
-        expected = (raw.transform(X) - anchor_values.mean()) / anchor_values.std()
-        np.testing.assert_allclose(Z[:, columns], expected, atol=1e-12)
+    for i, (name, columns) in enumerate(
+        zip(space.layout_.names, space.layout_.slices, strict=True)
+    ):
+        raw = RelativeProjector(
+            name, anchors=space.anchors_, preprocessing="center"
+        ).fit(X)
+        sign = 1.0 if name == "cosine" else -1.0
+        anchor_values = sign * raw.transform(space.anchors_)[~np.eye(6, dtype=bool)]
+        expected = (
+            sign * raw.transform(X) - anchor_values.mean()
+        ) / anchor_values.std()
+        np.testing.assert_allclose(Z[:, columns], expected, atol=1e-10)
         assert space.output_offset_[i] == pytest.approx(anchor_values.mean())
 
 
-@pytest.mark.parametrize("aggregation", ["sum", "mean"])
-def test_sum_and_mean_aggregate_the_concat_blocks(aggregation):
-    concat = InvariantProductSpace(n_anchors=6, random_state=0).fit(X).transform(X)
-    blocks = np.asarray(concat).reshape(60, 4, 6)
-    space = InvariantProductSpace(aggregation=aggregation, n_anchors=6, random_state=0)
+def test_every_subspace_points_the_same_way_by_default():
+    """Higher is closer: a row's own anchor is its largest value in every block."""
+    space = InvariantProductSpace(n_anchors=6, output_scaling=None, random_state=0)
     Z = space.fit(X).transform(X)
-    expected = blocks.sum(1) if aggregation == "sum" else blocks.mean(1)
-    np.testing.assert_allclose(Z, expected, atol=1e-12)
-    assert space.get_feature_names_out()[0] == f"{aggregation}_a0"
-    assert Z.subspaces == ((aggregation, 6),)
+    rows = space.anchor_indices_
+    for columns in space.layout_.slices:
+        block = np.asarray(Z[rows][:, columns])
+        assert (block.argmax(1) == np.arange(6)).all()
 
 
-def test_layer_normalisation_standardises_each_row_per_subspace():
+def test_raw_orientation_keeps_the_distances():
+    params = dict(
+        similarities=("cosine", "l1"), output_scaling=None, n_anchors=5, random_state=0
+    )
+    Z = InvariantProductSpace(**params).fit(X).transform(X)
+    Z_raw = InvariantProductSpace(orientation="raw", **params).fit(X).transform(X)
+    np.testing.assert_allclose(Z_raw[:, :5], Z[:, :5])
+    np.testing.assert_allclose(Z_raw[:, 5:], -Z[:, 5:])
+    assert (Z_raw[:, 5:] >= 0).all()
+
+
+def test_cosine_is_centred_on_the_anchors_by_default():
+    """Centring makes the cosine block invariant to translation."""
+    space = InvariantProductSpace(("cosine",), n_anchors=6, random_state=0).fit(X)
+    shift = 10.0 * np.arange(1, 6)
+    moved = space.reanchor(space.anchors_ + shift)
+    np.testing.assert_allclose(
+        moved.transform(X + shift), space.transform(X), atol=1e-9
+    )
+    np.testing.assert_allclose(space.input_mean_, space.anchors_.mean(0))
+
+
+def test_layer_scaling_standardises_each_row_per_subspace():
     space = InvariantProductSpace(
-        output_normalization="layer", n_anchors=8, random_state=0
+        output_scaling="layer",
+        orientation="raw",
+        preprocessing=None,
+        n_anchors=8,
+        random_state=0,
     )
     Z = space.fit(X).transform(X)
-    for name, columns in space.subspace_layout():
+    for name, columns in zip(space.layout_.names, space.layout_.slices, strict=True):
         raw = RelativeProjector(name, anchors=space.anchors_).fit(X).transform(X)
         mean, var = raw.mean(1, keepdims=True), raw.var(1, keepdims=True)
         np.testing.assert_allclose(
@@ -52,13 +88,13 @@ def test_layout_is_exposed_for_downstream_estimators():
     space = InvariantProductSpace(("cosine", "l1"), n_anchors=4, random_state=0).fit(X)
     Z = space.transform(X)
     assert isinstance(Z, SubspaceArray)
-    assert infer_subspace_sizes(Z) == (4, 4)
-    assert infer_subspace_sizes(Z[10:20]) == (4, 4)
-    assert infer_subspace_sizes(np.asarray(Z)) is None
-    assert [name for name, _ in space.subspace_layout()] == ["cosine", "l1"]
+    assert space.layout_ == SubspaceLayout(("cosine", "l1"), (4, 4))
+    assert infer_layout(Z) == space.layout_
+    assert infer_layout(Z[10:20]) == space.layout_
+    assert infer_layout(np.asarray(Z)) is None
     frame = space.set_output(transform="pandas").transform(X)
     assert isinstance(frame, pd.DataFrame)
-    assert infer_subspace_sizes(frame) == (4, 4)
+    assert infer_layout(frame) == space.layout_
     assert list(frame.columns[:2]) == ["cosine_a0", "cosine_a1"]
 
 
@@ -67,8 +103,13 @@ def test_subspace_array_pickles_with_its_layout():
 
     Z = InvariantProductSpace(n_anchors=3, random_state=0).fit(X).transform(X)
     restored = pickle.loads(pickle.dumps(Z))
-    assert restored.subspaces == Z.subspaces
+    assert restored.layout == Z.layout
     np.testing.assert_array_equal(restored, Z)
+
+
+def test_the_transformer_has_no_aggregation_option():
+    """Blending is the stitcher's job; one word, one meaning."""
+    assert "aggregation" not in InvariantProductSpace().get_params()
 
 
 def test_product_space_is_invariant_to_the_intersection_of_groups():

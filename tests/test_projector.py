@@ -149,8 +149,8 @@ def test_centred_cosine_is_also_translation_invariant(seed):
     X, rng = _space(seed)
     T = _random_transform("translation", rng, X.shape[1])
     np.testing.assert_allclose(
-        _relative("cosine", T(X), T(X[:8]), normalization="center"),
-        _relative("cosine", X, X[:8], normalization="center"),
+        _relative("cosine", T(X), T(X[:8]), preprocessing="center"),
+        _relative("cosine", X, X[:8], preprocessing="center"),
         atol=1e-9,
     )
 
@@ -162,8 +162,8 @@ def test_scaled_distances_are_rescaling_invariant(similarity, seed):
     X, rng = _space(seed)
     s = rng.uniform(0.1, 10.0)
     np.testing.assert_allclose(
-        _relative(similarity, s * X, s * X[:8], output_normalization="scale"),
-        _relative(similarity, X, X[:8], output_normalization="scale"),
+        _relative(similarity, s * X, s * X[:8], output_scaling="scale"),
+        _relative(similarity, X, X[:8], output_scaling="scale"),
         rtol=1e-7,
         atol=_expansion_atol(X) if similarity == "euclidean" else 0,
     )
@@ -284,17 +284,17 @@ def test_explicit_anchors_of_the_wrong_width_are_rejected():
         RelativeProjector(anchors=np.ones((2, 4))).fit(RNG.random((10, 3)))
 
 
-@pytest.mark.parametrize("normalization", [None, "l2", "center"])
-def test_zero_vector_under_cosine_stays_finite(normalization):
+@pytest.mark.parametrize("preprocessing", [None, "l2", "center"])
+def test_zero_vector_under_cosine_stays_finite(preprocessing):
     X = np.random.RandomState(0).normal(size=(10, 3))
     X[0] = 0.0
     R = (
-        RelativeProjector(anchors=X[:4], normalization=normalization)
+        RelativeProjector(anchors=X[:4], preprocessing=preprocessing)
         .fit(X)
         .transform(X)
     )
     assert np.isfinite(R).all()
-    if normalization is None:
+    if preprocessing is None:
         np.testing.assert_array_equal(R[0], 0.0)
 
 

@@ -30,7 +30,7 @@ def test_pipeline_with_a_classifier_learns_digits():
             (
                 "relative",
                 RelativeProjector(
-                    n_anchors=100, normalization="center", random_state=0
+                    n_anchors=100, preprocessing="center", random_state=0
                 ),
             ),
             ("classifier", LogisticRegression(max_iter=2000)),
@@ -102,10 +102,8 @@ def test_set_output_pandas_names_columns():
 @pytest.mark.parametrize(
     "estimator",
     [
-        RelativeProjector("l1", n_anchors=12, normalization="standard", random_state=0),
-        InvariantProductSpace(
-            n_anchors=12, output_normalization="layer", random_state=0
-        ),
+        RelativeProjector("l1", n_anchors=12, preprocessing="standard", random_state=0),
+        InvariantProductSpace(n_anchors=12, output_scaling="layer", random_state=0),
     ],
     ids=["projector", "product"],
 )
@@ -119,10 +117,10 @@ def test_joblib_round_trip_gives_identical_output(tmp_path, estimator):
 def test_skops_round_trip_with_numpy_only_state(tmp_path):
     sio = pytest.importorskip("skops.io")
     estimator = InvariantProductSpace(
-        n_anchors=12, normalization="center", random_state=0
+        n_anchors=12, preprocessing="center", random_state=0
     ).fit(X)
     sio.dump(estimator, tmp_path / "model.skops")
     untrusted = sio.get_untrusted_types(file=tmp_path / "model.skops")
-    assert untrusted == ["sklearn_relrep._product.InvariantProductSpace"]
+    assert untrusted == ["sklearn_relrep._relative.InvariantProductSpace"]
     restored = sio.load(tmp_path / "model.skops", trusted=untrusted)
     np.testing.assert_array_equal(restored.transform(X), estimator.transform(X))

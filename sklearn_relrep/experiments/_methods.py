@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from sklearn.pipeline import Pipeline
 
-from .._product import InvariantProductSpace
-from .._projector import RelativeProjector
+from .._relative import InvariantProductSpace, RelativeProjector
 from .._stitching import StitchingClassifier, StitchingRegressor
 
 __all__ = ["Method", "default_methods"]

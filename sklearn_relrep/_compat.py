@@ -1,0 +1,48 @@
+"""The one place that imports scikit-learn's private helpers.
+
+scikit-learn's parameter validation, ``_fit_context`` and feature-name checks
+are what every well-behaved estimator uses, but they live in private modules
+that may move between releases. Importing them here, and only here, means a
+move costs one edit. ``SUPPORTED_SKLEARN`` is the range declared in
+``pyproject.toml``; a test checks that the two agree and that the installed
+version lies inside it.
+"""
+
+from __future__ import annotations
+
+import sklearn
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_feature_names_in, validate_data
+
+__all__ = [
+    "SUPPORTED_SKLEARN",
+    "Hidden",
+    "Interval",
+    "InvalidParameterError",
+    "Options",
+    "StrOptions",
+    "check_feature_names_in",
+    "fit_context",
+    "sklearn_version",
+    "validate_data",
+    "validate_params",
+]
+
+SUPPORTED_SKLEARN = (">=1.6", "<1.10")
+
+fit_context = _fit_context
+check_feature_names_in = _check_feature_names_in
+
+
+def sklearn_version() -> tuple[int, int]:
+    """The installed scikit-learn's ``(major, minor)`` version."""
+    major, minor = sklearn.__version__.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
