@@ -18,7 +18,7 @@ _EXPORTS = {
     "StitchingRegressor": "._stitching",
     "SubspaceArray": "._layout",
     "SubspaceLayout": "._layout",
-    "finetune": "._zero_shot",
+    "finetune": "._finetune",
     "load_stitcher": "._persistence",
     "save_stitcher": "._persistence",
     "stitching_matrix": "._zero_shot",

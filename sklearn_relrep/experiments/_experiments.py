@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._zero_shot import finetune
+from .._finetune import finetune
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods
 from ._report import bar_chart, format_mean_std, heatmap, pyplot, summarize
 from ._stitching_experiment import run_stitching, stitch_to
