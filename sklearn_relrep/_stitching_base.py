@@ -31,7 +31,7 @@ _OPTIMIZERS = {
 FINETUNE_PARTS = {
     "blender": ("blender",),
     "head": ("head",),
-    "all": ("normalization", "blender", "head"),
+    "all": ("layer_norm", "blender", "head"),
 }
 
 

@@ -1,5 +1,6 @@
 """The torch building blocks: normalisation, blenders, heads."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,6 +9,7 @@ from sklearn_relrep.nn import (
     AttentionBlender,
     MLPHead,
     StitchingNetwork,
+    SubspaceDropout,
     SubspaceLayerNorm,
     WeightedBlender,
     make_blender,
@@ -99,8 +101,28 @@ def test_mlp_head_layers_and_dropout():
 def test_stitching_network_parts():
     network = StitchingNetwork(SIZES, 2, task="regression", aggregation="weighted")
     assert {name for name, _ in network.named_children()} == {
-        "normalization",
+        "layer_norm",
+        "subspace_dropout",
         "blender",
         "head",
     }
     assert network(torch.randn(3, sum(SIZES))).shape == (3, 2)
+
+
+def test_stitching_network_rejects_an_unknown_task():
+    with pytest.raises(ValueError, match="task must be"):
+        StitchingNetwork(SIZES, 2, task="bogus")
+
+
+def test_subspace_dropout_keeps_one_subspace_and_the_expected_sum():
+    generator = torch.Generator().manual_seed(0)
+    dropout = SubspaceDropout(0.75, generator=generator).train()
+    blocks = [torch.ones(4000, 2) for _ in range(4)]
+    out = torch.stack(dropout(blocks), dim=1)
+    kept = (out[:, :, 0] != 0).sum(1)
+    assert kept.min() >= 1 and kept.max() <= 4
+    np.testing.assert_allclose(out[:, :, 0].sum(1).numpy(), 4.0, rtol=1e-6)
+    dropout.eval()
+    assert all(torch.equal(a, b) for a, b in zip(dropout(blocks), blocks, strict=True))
+    with pytest.raises(ValueError, match="subspace dropout"):
+        SubspaceDropout(1.0)

@@ -154,7 +154,7 @@ def test_stitching_matrix_regression(spaces):
     [
         ("blender", {"blender"}),
         ("head", {"head"}),
-        ("all", {"normalization", "blender", "head"}),
+        ("all", {"layer_norm", "blender", "head"}),
     ],
 )
 def test_finetune_trains_only_the_chosen_parts(spaces, model, train, trained_parts):

@@ -18,6 +18,7 @@ __all__ = [
     "AttentionBlender",
     "ConcatBlender",
     "DeepSetBlender",
+    "SubspaceDropout",
     "SubspaceLayerNorm",
     "SumBlender",
     "WeightedBlender",
@@ -50,6 +51,54 @@ class SubspaceLayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         blocks = torch.split(x, self.sizes, dim=1)
         return [norm(block) for norm, block in zip(self.norms, blocks, strict=True)]
+
+
+class SubspaceDropout(nn.Module):
+    """Drop whole subspaces of each sample at random while training.
+
+    Each subspace of each sample is zeroed with probability ``p``, at least one
+    subspace of every sample is kept, and the kept ones are scaled by
+    ``m / n_kept`` so that their sum keeps its expected size (inverted
+    dropout). The head then cannot lean on a single invariance. In eval mode it
+    is the identity.
+
+    Parameters
+    ----------
+    p : float, default=0.0
+        Probability of dropping each subspace, in [0, 1).
+    generator : torch.Generator or None, default=None
+        Source of the random masks; torch's global RNG when None.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_relrep.nn import SubspaceDropout
+    >>> dropout = SubspaceDropout(0.5).train()
+    >>> blocks = [torch.ones(4, 3), torch.ones(4, 3)]
+    >>> kept = torch.stack([b[:, 0] != 0 for b in dropout(blocks)]).sum(0)
+    >>> bool((kept >= 1).all())
+    True
+    """
+
+    def __init__(self, p: float = 0.0, generator: torch.Generator | None = None):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"subspace dropout p must be in [0, 1); got {p!r}.")
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
+        if not self.training or self.p == 0.0 or len(blocks) < 2:
+            return blocks
+        batch, m = blocks[0].shape[0], len(blocks)
+        device = blocks[0].device
+        uniform = torch.rand(batch, m, generator=self.generator, device="cpu")
+        keep = (uniform >= self.p).to(device)
+        forced = torch.randint(m, (batch,), generator=self.generator).to(device)
+        keep[torch.arange(batch, device=device), forced] = True
+        scale = m / keep.sum(1, keepdim=True).to(blocks[0].dtype)
+        weights = keep.to(blocks[0].dtype) * scale
+        return [block * weights[:, i, None] for i, block in enumerate(blocks)]
 
 
 def _equal_width(sizes: Sequence[int], aggregation: str) -> int:

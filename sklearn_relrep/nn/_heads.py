@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._blenders import SubspaceLayerNorm, make_blender
+from ._blenders import SubspaceDropout, SubspaceLayerNorm, make_blender
 
 __all__ = [
     "ACTIVATIONS",
@@ -83,8 +83,9 @@ class RegressionHead(MLPHead):
 class StitchingNetwork(nn.Module):
     """Per-subspace LayerNorm, then a blender, then a head.
 
-    The three parts are the attributes ``normalization``, ``blender`` and
-    ``head``, so that fine-tuning can freeze any of them by name.
+    The parts are the attributes ``layer_norm``, ``subspace_dropout`` (no
+    parameters), ``blender`` and ``head``, so that fine-tuning can freeze any of
+    them by name.
 
     Parameters
     ----------
@@ -102,6 +103,9 @@ class StitchingNetwork(nn.Module):
         Reduction of the attention tokens.
     hidden_sizes, activation, dropout
         See :class:`MLPHead`.
+    subspace_dropout : float, default=0.0
+        See :class:`SubspaceDropout`; applied between the LayerNorm and the
+        blender, in training only.
 
     Examples
     --------
@@ -124,9 +128,15 @@ class StitchingNetwork(nn.Module):
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         dropout: float = 0.0,
+        subspace_dropout: float = 0.0,
     ):
         super().__init__()
-        self.normalization = SubspaceLayerNorm(sizes)
+        if task not in ("classification", "regression"):
+            raise ValueError(
+                f"task must be 'classification' or 'regression'; got {task!r}."
+            )
+        self.layer_norm = SubspaceLayerNorm(sizes)
+        self.subspace_dropout = SubspaceDropout(subspace_dropout)
         self.blender = make_blender(
             aggregation,
             sizes,
@@ -139,4 +149,4 @@ class StitchingNetwork(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blender(self.normalization(x)))
+        return self.head(self.blender(self.subspace_dropout(self.layer_norm(x))))
