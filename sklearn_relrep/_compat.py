@@ -33,6 +33,7 @@ __all__ = [
     "fit_context",
     "sklearn_version",
     "validate_data",
+    "validate_estimator_params",
     "validate_params",
 ]
 
@@ -40,6 +41,15 @@ SUPPORTED_SKLEARN = (">=1.6", "<1.10")
 
 fit_context = _fit_context
 check_feature_names_in = _check_feature_names_in
+
+
+def validate_estimator_params(estimator) -> None:
+    """Check ``estimator``'s parameters against its ``_parameter_constraints``.
+
+    This is what ``fit`` does first; :mod:`sklearn_relrep._persistence` runs it
+    on estimators rebuilt from a file, which are never fitted again.
+    """
+    estimator._validate_params()
 
 
 def sklearn_version() -> tuple[int, int]:

@@ -1,18 +1,33 @@
-"""joblib pickles, CUDA-saved models on CPU, and the safe safetensors+JSON format."""
+"""joblib pickles, CUDA-saved models on CPU, and what the safe format round-trips.
 
-import json
+The safe format's digest and hostile files are tested in
+``test_persistence_format.py``, the atomic writes in
+``test_persistence_files.py`` and the fuzzing in ``test_persistence_fuzz.py``.
+"""
+
 from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import skorch.net
 import torch
-from sklearn.pipeline import Pipeline
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    RobustScaler,
+    StandardScaler,
+)
 from skorch.exceptions import DeviceWarning
 
 from sklearn_relrep import (
     InvariantProductSpace,
+    RelativeProjector,
     StitchingClassifier,
     StitchingRegressor,
     load_stitcher,
@@ -21,6 +36,10 @@ from sklearn_relrep import (
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cuda_stitcher.joblib"
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only host")
+needs_stitcher_state = pytest.mark.skipif(
+    not hasattr(StitchingClassifier, "_get_state"),
+    reason="the stitchers get the state protocol on the stitch branch (M1)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +97,10 @@ def test_cuda_pickle_loads_on_cpu_with_a_warning():
         model.predict(saved["X"])
 
 
+# stitchers ----------------------------------------------------------------------
+
+
+@needs_stitcher_state
 def test_safe_round_trip_of_a_pipeline(tmp_path, pipeline, data):
     X, _ = data
     folder = save_stitcher(pipeline, tmp_path / "model")
@@ -93,6 +116,7 @@ def test_safe_round_trip_of_a_pipeline(tmp_path, pipeline, data):
     np.testing.assert_array_equal(loaded[0].anchors_, pipeline[0].anchors_)
 
 
+@needs_stitcher_state
 def test_safe_round_trip_of_a_regressor(tmp_path, data):
     X, _ = data
     model = StitchingRegressor(subspaces=2, aggregation="mlp_sum", max_epochs=2)
@@ -102,79 +126,202 @@ def test_safe_round_trip_of_a_regressor(tmp_path, data):
     assert loaded.predict(X).ndim == 1
 
 
-def test_never_overwrites_silently(tmp_path, pipeline):
-    folder = save_stitcher(pipeline, tmp_path / "model")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        save_stitcher(pipeline, folder)
-    save_stitcher(pipeline, folder, overwrite=True)
+@needs_stitcher_state
+@pytest.mark.parametrize("scaler", [StandardScaler(), PCA(6, whiten=True)])
+def test_stitcher_after_sklearn_preprocessing_round_trips(tmp_path, data, scaler):
+    X, y = data
+    model = make_pipeline(
+        scaler,
+        InvariantProductSpace(["cosine", "euclidean"], n_anchors=6, random_state=0),
+        StandardScaler(),
+        StitchingClassifier(subspaces=2, max_epochs=2, random_state=0),
+    ).fit(X, y)
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+# transformers and scikit-learn steps (issue 11, item 6) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "transformer",
+    [
+        RelativeProjector("euclidean", n_anchors=7, output_scaling="standard"),
+        RelativeProjector(anchors=np.eye(10)[:4], preprocessing="standard"),
+        InvariantProductSpace(n_anchors=5, anchor_selection="farthest"),
+    ],
+    ids=["projector", "explicit-anchors", "product"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_transformer_on_its_own_round_trips_bit_for_bit(
+    tmp_path, data, transformer, dtype
+):
+    X = data[0].astype(dtype)
+    transformer.set_params(random_state=0).fit(X)
+    loaded = load_stitcher(save_stitcher(transformer, tmp_path / "t"))
+    assert type(loaded) is type(transformer)
+    assert loaded.get_params().keys() == transformer.get_params().keys()
+    expected = transformer.transform(X)
+    np.testing.assert_array_equal(loaded.transform(X), expected)
+    assert loaded.transform(X).dtype == expected.dtype
+    assert loaded.layout_ == transformer.layout_
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        StandardScaler(),
+        StandardScaler(with_mean=False),
+        MinMaxScaler(feature_range=(-1, 2), clip=True),
+        MaxAbsScaler(),
+        Normalizer("l1"),
+        PCA(4),
+        PCA(0.9, whiten=True, svd_solver="full"),
+    ],
+    ids=lambda step: repr(step),
+)
+def test_sklearn_preprocessing_steps_round_trip(tmp_path, data, step):
+    X, _ = data
+    model = make_pipeline(
+        step, InvariantProductSpace(["cosine", "l1"], n_anchors=6, random_state=0)
+    ).fit(X)
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    np.testing.assert_array_equal(loaded[0].transform(X), model[0].transform(X))
+    assert repr(loaded[0]) == repr(model[0])
+
+
+def test_nested_pipelines_and_passthrough_round_trip(tmp_path, data):
+    X, _ = data
+    inner = make_pipeline(StandardScaler(), PCA(5))
+    model = Pipeline(
+        [("skip", "passthrough"), ("inner", inner), ("space", RelativeProjector())]
+    )
+    model.set_params(space__n_anchors=4, space__random_state=0).fit(X)
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    assert loaded.steps[0] == ("skip", "passthrough")
+    assert isinstance(loaded.named_steps["inner"], Pipeline)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+# set_output (issue 9, item 15) ----------------------------------------------------
+
+
+def test_set_output_pandas_survives_save_and_load(tmp_path, data):
+    X, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    model = make_pipeline(
+        StandardScaler(),
+        InvariantProductSpace(["cosine", "l1"], n_anchors=4, random_state=0),
+    ).set_output(transform="pandas")
+    model.fit(frame)
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    expected, result = model.transform(frame), loaded.transform(frame)
+    assert isinstance(result, pd.DataFrame)
+    pd.testing.assert_frame_equal(result, expected)
+    assert list(loaded.feature_names_in_) == list(frame.columns)
+    alone = load_stitcher(save_stitcher(model[-1], tmp_path / "alone"))
+    assert isinstance(alone.transform(model[0].transform(frame)), pd.DataFrame)
+
+
+def test_default_output_stays_numpy(tmp_path, data):
+    X, _ = data
+    model = RelativeProjector(n_anchors=4, random_state=0).fit(X)
+    model.set_output(transform="pandas").set_output(transform="default")
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    assert isinstance(loaded.transform(X), np.ndarray)
+
+
+# what is refused ------------------------------------------------------------------
+
+
+def _similarity(x, anchors):
+    return x @ anchors.T
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        RelativeProjector(_similarity, n_anchors=4),
+        InvariantProductSpace(["cosine", _similarity], n_anchors=4),
+    ],
+    ids=["projector", "product"],
+)
+def test_callables_are_refused_with_the_reason(tmp_path, data, model):
+    X, _ = data
+    model.fit(X)
+    with pytest.raises(TypeError, match="a callable cannot be stored without pickle"):
+        save_stitcher(model, tmp_path / "model")
+    with pytest.raises(TypeError, match="joblib"):
+        save_stitcher(make_pipeline(StandardScaler(), model).fit(X), tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+class _OwnScaler(StandardScaler):
+    pass
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        RelativeProjector(n_anchors=4, random_state=np.random.RandomState(0)),
+        RobustScaler(),
+        _OwnScaler(),
+        make_pipeline(StandardScaler(), memory=".cache"),
+    ],
+    ids=["random-state-instance", "unlisted-class", "subclass", "memory"],
+)
+def test_refuses_what_it_cannot_store_safely(tmp_path, data, model):
+    X, _ = data
+    model.fit(X)
+    with pytest.raises(TypeError, match="safe format|memory"):
+        save_stitcher(model, tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+def test_refuses_an_unfitted_estimator(tmp_path):
+    with pytest.raises(NotFittedError):
+        save_stitcher(make_pipeline(StandardScaler()), tmp_path / "model")
+
+
+# devices ----------------------------------------------------------------------------
 
 
 @pytest.fixture
-def saved(tmp_path, pipeline):
-    return save_stitcher(pipeline, tmp_path / "model")
+def cuda_tagged(tmp_path, data):
+    """A model whose saved device is CUDA, as if it had been trained there."""
+    X, _ = data
+    model = RelativeProjector(n_anchors=5, random_state=0, device="cpu").fit(X)
+    expected = model.transform(X)
+    model.set_params(device="cuda")
+    return save_stitcher(model, tmp_path / "model"), expected
 
 
-def test_refuses_tampered_weights(saved):
-    weights = saved / "weights.safetensors"
-    content = bytearray(weights.read_bytes())
-    content[-1] ^= 1
-    weights.write_bytes(bytes(content))
-    with pytest.raises(ValueError, match="checksum"):
-        load_stitcher(saved)
-
-
-def test_refuses_truncated_weights(saved):
-    weights = saved / "weights.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(ValueError, match="modified or truncated"):
-        load_stitcher(saved)
-
-
-def test_refuses_truncated_config(saved):
-    config = saved / "stitcher.json"
-    config.write_text(config.read_text()[:50])
-    with pytest.raises(ValueError, match="not valid JSON"):
-        load_stitcher(saved)
-
-
-def _edit_config(folder, edit):
-    path = folder / "stitcher.json"
-    config = json.loads(path.read_text())
-    edit(config)
-    path.write_text(json.dumps(config))
-
-
-def test_refuses_mismatched_architecture(saved):
-    def widen(config):
-        config["steps"][-1]["params"]["hidden_sizes"] = {"__tuple__": [32, 8]}
-
-    _edit_config(saved, widen)
-    with pytest.raises(ValueError, match="do not fit"):
-        load_stitcher(saved)
-
-
-def test_refuses_other_versions_and_classes(saved):
-    _edit_config(saved, lambda c: c.update(format_version=99))
-    with pytest.raises(ValueError, match="format version 99"):
-        load_stitcher(saved)
-    _edit_config(saved, lambda c: c.update(format_version=1))
-
-    def smuggle(config):
-        config["steps"][0]["class"] = "os.system"
-
-    _edit_config(saved, smuggle)
-    with pytest.raises(ValueError, match="Unknown class"):
-        load_stitcher(saved)
+def test_a_cuda_model_loads_on_the_cpu(cuda_tagged, data):
+    folder, expected = cuda_tagged
+    for device in ("cpu", "auto"):
+        loaded = load_stitcher(folder, device=device)
+        assert loaded.device == device
+        np.testing.assert_allclose(loaded.transform(data[0]), expected, rtol=1e-6)
 
 
 @no_cuda
-def test_explicit_unavailable_device_is_an_error(saved):
+def test_a_saved_unavailable_device_is_a_clear_error(cuda_tagged):
+    folder, _ = cuda_tagged
+    with pytest.raises(ValueError, match="device='cpu'"):
+        load_stitcher(folder)
+
+
+@no_cuda
+def test_explicit_unavailable_device_is_an_error(cuda_tagged):
+    folder, _ = cuda_tagged
     with pytest.raises(RuntimeError, match="CUDA is not available"):
-        load_stitcher(saved, device="cuda")
+        load_stitcher(folder, device="cuda")
 
 
-def test_refuses_what_it_cannot_store_safely(tmp_path, data):
-    X, y = data
-    model = StitchingClassifier(max_epochs=1, random_state=np.random.RandomState(0))
-    with pytest.raises(TypeError, match="safe format"):
-        save_stitcher(model.fit(X, y), tmp_path / "model")
+def test_auto_device_runs_where_it_can(tmp_path, data):
+    X, _ = data
+    model = InvariantProductSpace(n_anchors=4, random_state=0).fit(X)
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    assert loaded.device == "auto"
+    np.testing.assert_allclose(loaded.transform(X), model.transform(X))

@@ -1,0 +1,211 @@
+"""A safe file format for fitted models: JSON config plus safetensors weights.
+
+Nothing is unpickled when loading. Classes come from a fixed allow-list
+(:mod:`._objects`), their parameters and fitted state from JSON (:mod:`._codec`),
+every array from one safetensors file, and both files are bound together by one
+digest (:mod:`._store`).
+
+**What the digest gives.** A SHA-256 over the config and the weights detects
+corruption, truncation, mixing the files of two models, and casual edits: a
+changed ``classes_``, a changed parameter, a flipped weight. It does *not*
+protect against someone who rewrites both files on purpose: the digest is
+stored with them, so such a person simply computes a new one. For that, save
+with a secret ``key``: the digest becomes an HMAC-SHA256 that only holders of
+the key can produce, and ``load_stitcher(..., key=key)`` refuses unsigned
+models and models signed with another key. Either way the loader executes no
+stored code, bounds what the config may allocate, and checks the rebuilt model
+with a small prediction, so a hostile file fails with ``ValueError``.
+
+**Devices.** Weights are stored device-free, so a model trained on CUDA loads on
+a CPU-only machine. A saved ``device="auto"`` runs wherever it can;
+``load_stitcher(path, device="cpu")`` overrides the saved device, and an
+explicit device that is unavailable raises :class:`RuntimeError`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load as load_arrays
+from safetensors.numpy import save as save_arrays
+
+from .._backend import resolve_device
+from ._objects import build, describe, smoke_test
+from ._store import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    compute_digest,
+    parse_config,
+    read_model_dir,
+    verify_digest,
+    write_model_dir,
+)
+
+__all__ = ["load_stitcher", "save_stitcher"]
+
+FORMAT_NAME = "sklearn_relrep.stitcher"
+FORMAT_VERSION = 2
+_CONFIG_KEYS = {"format", "format_version", "sklearn_relrep_version", "model", "digest"}
+
+
+def _check_key(key) -> bytes | None:
+    if key is None:
+        return None
+    if not isinstance(key, bytes | bytearray) or not key:
+        raise TypeError(f"key must be non-empty bytes, got {type(key).__name__}.")
+    return bytes(key)
+
+
+def save_stitcher(estimator, path, *, overwrite: bool = False, key=None) -> Path:
+    """Save a fitted model without pickle, as JSON plus safetensors.
+
+    What can be saved: a fitted :class:`StitchingClassifier` or
+    :class:`StitchingRegressor`; a fitted :class:`RelativeProjector` or
+    :class:`InvariantProductSpace` on its own; scikit-learn's
+    :class:`~sklearn.preprocessing.StandardScaler`,
+    :class:`~sklearn.preprocessing.MinMaxScaler`,
+    :class:`~sklearn.preprocessing.MaxAbsScaler`,
+    :class:`~sklearn.preprocessing.Normalizer` and
+    :class:`~sklearn.decomposition.PCA`; and any
+    :class:`~sklearn.pipeline.Pipeline` of these (nested pipelines and
+    ``"passthrough"`` steps included). ``set_output`` settings are kept.
+    Callables (e.g. a callable ``similarity``), random-state instances, callback
+    objects and other classes are refused with a :class:`TypeError` that says
+    why: a callable cannot be stored without pickle; use joblib for those.
+
+    The directory is written under a fresh name next to ``path`` and renamed
+    into place, so a failed save changes nothing and no file is ever written
+    through a symbolic link. Replacing an existing model takes two renames:
+    the old directory is moved aside, the new one moved in, and only then is
+    the old one removed.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        The fitted model.
+    path : str or path-like
+        The directory to create; it receives ``stitcher.json`` and
+        ``weights.safetensors``.
+    overwrite : bool, default=False
+        Replace an existing model directory at ``path``. Without it an existing
+        path raises :class:`FileExistsError`; a directory holding other files is
+        never replaced.
+    key : bytes, default=None
+        Sign the files with HMAC-SHA256 under this secret key instead of a
+        plain SHA-256 checksum; loading then requires the same key.
+
+    Returns
+    -------
+    pathlib.Path
+        The directory written (absolute).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_relrep import RelativeProjector, load_stitcher, save_stitcher
+    >>> X = np.random.RandomState(0).normal(size=(40, 6))
+    >>> model = make_pipeline(StandardScaler(), RelativeProjector(n_anchors=5)).fit(X)
+    >>> folder = save_stitcher(model, tempfile.mkdtemp() + "/model", key=b"secret")
+    >>> loaded = load_stitcher(folder, key=b"secret")
+    >>> bool((loaded.transform(X) == model.transform(X)).all())
+    True
+    """
+    key = _check_key(key)
+    from .. import __version__
+
+    arrays: dict = {}
+    config = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "sklearn_relrep_version": __version__,
+        "model": describe(estimator, "model", arrays),
+    }
+    weights = save_arrays(arrays)
+    config["digest"] = compute_digest(config, weights, key)
+    text = json.dumps(config, indent=1, sort_keys=True, allow_nan=False)
+    return write_model_dir(
+        Path(path),
+        {CONFIG_FILE: text.encode(), WEIGHTS_FILE: weights},
+        overwrite=overwrite,
+    )
+
+
+def load_stitcher(path, *, device: str | None = None, key=None):
+    """Load a model written by :func:`save_stitcher`, executing no stored code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The directory given to :func:`save_stitcher`.
+    device : str or None, default=None
+        Override the saved ``device`` parameter of every estimator that has one
+        (e.g. ``"cpu"``, ``"cuda"`` or ``"auto"``). With None the saved value is
+        kept; a saved device that is unavailable here is a ``ValueError``
+        suggesting ``device="cpu"``.
+    key : bytes, default=None
+        The key the model was signed with. A signed model refuses to load
+        without it, and an unsigned model refuses to load with one.
+
+    Returns
+    -------
+    estimator or Pipeline
+        The fitted model, predicting exactly as the saved one did.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is nothing at ``path``.
+    RuntimeError
+        If ``device`` asks for an accelerator this machine does not have.
+    ValueError
+        For every problem with the files, naming the file and the problem:
+        a digest or signature mismatch (modified, truncated or mixed files),
+        another format version, malformed or too deeply nested JSON, unknown
+        classes, parameters or state attributes, invalid parameter values,
+        sizes that the weights file does not back, and a rebuilt model that
+        fails a prediction on zeros.
+    """
+    folder = Path(path)
+    if device is not None:
+        resolve_device(device)
+    key = _check_key(key)
+    config_bytes, weights = read_model_dir(folder)
+    config = parse_config(config_bytes, folder / CONFIG_FILE)
+    if config.get("format") != FORMAT_NAME:
+        raise ValueError(f"{folder} is not a {FORMAT_NAME} directory.")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{folder} uses format version {config.get('format_version')!r}; this "
+            f"version of sklearn_relrep reads version {FORMAT_VERSION}."
+        )
+    unknown = sorted(set(config) - _CONFIG_KEYS)
+    if unknown:
+        raise ValueError(f"{folder / CONFIG_FILE} has unknown entries {unknown[:5]}.")
+    verify_digest(config, weights, key, folder)
+    try:
+        arrays = load_arrays(weights)
+    except Exception as exc:  # safetensors raises its own and builtin errors
+        raise ValueError(
+            f"{folder / WEIGHTS_FILE} is not a valid safetensors file: {exc}"
+        ) from exc
+    try:
+        return _rebuild(config, arrays, device)
+    except Exception as exc:  # the file is untrusted: every failure is a ValueError
+        raise ValueError(f"Cannot load the model in {folder}: {exc}") from exc
+
+
+def _rebuild(config: dict, arrays: dict, device):
+    used: set = set()
+    model = build(config.get("model"), "model", arrays, used, device)
+    unused = sorted(set(arrays) - used)
+    if unused:
+        raise ValueError(
+            f"{WEIGHTS_FILE} holds arrays that {CONFIG_FILE} does not name: "
+            f"{unused[:3]}"
+        )
+    smoke_test(model, sum(int(np.size(a)) for a in arrays.values()))
+    return model
