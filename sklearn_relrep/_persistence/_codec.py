@@ -115,6 +115,11 @@ def _encode_array(array: np.ndarray, where: str, arrays: dict):
     )
 
 
+def _is_one_of(value, options) -> bool:
+    """``value in options``, also for unhashable values read from the config."""
+    return isinstance(value, str) and value in options
+
+
 def _expect(condition: bool, where: str, problem: str) -> None:
     if not condition:
         raise ValueError(f"{where}: {problem}.")
@@ -199,7 +204,9 @@ def _decode_scalar(value, where, arrays, used, depth):
         decode(value["__scalar__"], where, arrays, used, depth),
         value["dtype"],
     )
-    _expect(dtype in _SCALAR_DTYPES, where, f"unsupported scalar dtype {dtype!r}")
+    _expect(
+        _is_one_of(dtype, _SCALAR_DTYPES), where, f"unsupported scalar dtype {dtype!r}"
+    )
     _expect(
         isinstance(number, bool | int | float),
         where,
@@ -220,7 +227,7 @@ def _decode_scalar(value, where, arrays, used, depth):
 
 def _decode_float(value, where, arrays, used, depth):
     _keys(value, where, "__float__")
-    _expect(value["__float__"] in _NON_FINITE, where, "unknown special float")
+    _expect(_is_one_of(value["__float__"], _NON_FINITE), where, "unknown special float")
     return _NON_FINITE[value["__float__"]]
 
 
@@ -244,7 +251,11 @@ def _decode_layout(value, where, arrays, used, depth):
 def _decode_class(value, where, arrays, used, depth):
     _keys(value, where, "__class__")
     name = value["__class__"]
-    _expect(name in TORCH_CLASSES, where, f"{name!r} is not an allowed torch class")
+    _expect(
+        _is_one_of(name, TORCH_CLASSES),
+        where,
+        f"{name!r} is not an allowed torch class",
+    )
     return TORCH_CLASSES[name]
 
 

@@ -268,7 +268,8 @@ def build(description, where: str, arrays: dict, used: set, device, depth: int =
         raise _fail(
             where, f"expected an estimator object, got {type(description).__name__}"
         )
-    cls = CLASSES.get(description.get("class"))
+    name = description.get("class")
+    cls = CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
         raise _fail(
             where,
