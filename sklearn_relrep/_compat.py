@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sklearn
 from sklearn.base import _fit_context
+from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import (
     Hidden,
     Interval,
@@ -31,6 +32,8 @@ __all__ = [
     "StrOptions",
     "check_feature_names_in",
     "fit_context",
+    "get_namespace",
+    "reject_bool",
     "sklearn_version",
     "validate_data",
     "validate_estimator_params",
@@ -50,6 +53,21 @@ def validate_estimator_params(estimator) -> None:
     on estimators rebuilt from a file, which are never fitted again.
     """
     estimator._validate_params()
+
+
+def reject_bool(estimator, *names: str) -> None:
+    """Raise if an integer parameter was given as a bool.
+
+    scikit-learn's ``Interval(Integral, ...)`` constraint accepts ``True`` and
+    ``False``, since ``bool`` subclasses ``int``; no count is meant that way.
+    """
+    for name in names:
+        value = getattr(estimator, name)
+        if isinstance(value, bool):
+            raise TypeError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be an "
+                f"int, not the bool {value!r}."
+            )
 
 
 def sklearn_version() -> tuple[int, int]:
