@@ -5,6 +5,7 @@ The safe format's digest and hostile files are tested in
 ``test_persistence_files.py`` and the fuzzing in ``test_persistence_fuzz.py``.
 """
 
+import json
 from pathlib import Path
 
 import joblib
@@ -13,6 +14,8 @@ import pandas as pd
 import pytest
 import skorch.net
 import torch
+from safetensors.numpy import load as load_arrays
+from safetensors.numpy import save as save_arrays
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -30,9 +33,11 @@ from sklearn_relrep import (
     RelativeProjector,
     StitchingClassifier,
     StitchingRegressor,
+    SubspaceLayout,
     load_stitcher,
     save_stitcher,
 )
+from sklearn_relrep._persistence._codec import decode, encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cuda_stitcher.joblib"
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only host")
@@ -325,3 +330,65 @@ def test_auto_device_runs_where_it_can(tmp_path, data):
     loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
     assert loaded.device == "auto"
     np.testing.assert_allclose(loaded.transform(X), model.transform(X))
+
+
+# values --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.float32(0.1),
+        np.int64(-7),
+        np.bool_(True),
+        float("nan"),
+        float("-inf"),
+        (1, (2.5, "x"), [None, True]),
+        {"a": np.arange(3), "b": {"c": 1}},
+        np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        np.arange(4, dtype=">f8"),
+        np.zeros((0, 3), dtype=np.float32),
+        np.array(["a", "bb"], dtype="U10"),
+        np.array(["a", "bb"], dtype=object),
+        np.array([True, False]),
+        SubspaceLayout(("cosine", "l1"), (3, 4)),
+        pd.DataFrame(np.eye(2), columns=["x", "y"]),
+        torch.optim.RMSprop,
+        torch.device("cpu"),
+    ],
+    ids=lambda value: type(value).__name__,
+)
+def test_values_round_trip_exactly(value):
+    arrays = {}
+    stored = json.loads(json.dumps(encode(value, "value", arrays), allow_nan=False))
+    arrays = load_arrays(save_arrays(arrays))
+    used = set()
+    restored = decode(stored, "value", arrays, used)
+    assert used == set(arrays)
+    if isinstance(value, torch.device):
+        assert restored == str(value)
+    elif isinstance(value, pd.DataFrame):
+        pd.testing.assert_frame_equal(restored, value)
+    elif isinstance(value, np.ndarray):
+        np.testing.assert_array_equal(restored, value)
+        assert restored.dtype == value.dtype.newbyteorder("=")
+        assert restored.flags.f_contiguous == value.flags.f_contiguous
+    elif isinstance(value, dict):
+        np.testing.assert_array_equal(restored["a"], value["a"])
+        assert restored["b"] == value["b"]
+    elif isinstance(value, float) and np.isnan(value):
+        assert np.isnan(restored)
+    else:
+        assert restored == value
+        assert type(restored) is type(value)
+
+
+def test_data_frame_anchors_round_trip(tmp_path, data):
+    X, _ = data
+    columns = [f"f{i}" for i in range(X.shape[1])]
+    anchors = pd.DataFrame(X[:5], columns=columns)
+    model = RelativeProjector(anchors=anchors).fit(pd.DataFrame(X, columns=columns))
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.anchors, anchors)
+    frame = pd.DataFrame(X, columns=columns)
+    np.testing.assert_array_equal(loaded.transform(frame), model.transform(frame))

@@ -21,6 +21,7 @@ from .._layout import SubspaceLayout
 __all__ = ["MAX_DEPTH", "TORCH_CLASSES", "decode", "encode"]
 
 MAX_DEPTH = 32
+_MAX_STRING_PAD = 256  # widest fixed-width string dtype accepted beyond the data
 _SCALAR_DTYPES = frozenset(
     {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"}
     | {"uint64", "float16", "float32", "float64"}
@@ -81,6 +82,9 @@ def encode(value, where: str, arrays: dict):
         }
     if isinstance(value, np.ndarray):
         return _encode_array(value, where, arrays)
+    if _is_data_frame(value) and all(isinstance(c, str) for c in value.columns):
+        values = _encode_array(value.to_numpy(), f"{where}.values", arrays)
+        return {"__frame__": {"columns": list(value.columns), "values": values}}
     if isinstance(value, type) and value in _CLASS_NAMES:
         return {"__class__": _CLASS_NAMES[value]}
     if callable(value):
@@ -89,14 +93,19 @@ def encode(value, where: str, arrays: dict):
         value,
         where,
         "the safe format stores only numbers, strings, numeric and string arrays, "
-        "layouts, and torch optimizer or loss classes",
+        "data frames of numbers, layouts, and torch optimizer or loss classes",
     )
+
+
+def _is_data_frame(value) -> bool:
+    cls = type(value)
+    return cls.__module__.startswith("pandas") and cls.__name__ == "DataFrame"
 
 
 def _encode_array(array: np.ndarray, where: str, arrays: dict):
     if array.dtype.kind in "biuf" and array.dtype.name in _SCALAR_DTYPES:
         name = where if where not in arrays else f"{where}#{len(arrays)}"
-        arrays[name] = np.ascontiguousarray(array)
+        arrays[name] = np.ascontiguousarray(array, array.dtype.newbyteorder("="))
         reference = {"__array__": name}
         if array.ndim > 1 and array.flags.f_contiguous and not array.flags.c_contiguous:
             reference["order"] = "F"
@@ -106,7 +115,8 @@ def _encode_array(array: np.ndarray, where: str, arrays: dict):
         and array.ndim == 1
         and all(isinstance(v, str) for v in array)
     ):
-        return {"__strings__": array.tolist(), "dtype": array.dtype.kind}
+        kind = "O" if array.dtype.kind == "O" else f"U{array.dtype.itemsize // 4}"
+        return {"__strings__": array.tolist(), "dtype": kind}
     raise _unsaveable(
         array,
         where,
@@ -194,8 +204,16 @@ def _decode_strings(value, where, arrays, used, depth):
         where,
         "a string array must hold a list of strings",
     )
-    _expect(kind in ("U", "O"), where, f"unknown string dtype {kind!r}")
-    return np.asarray(strings, dtype=object if kind == "O" else str)
+    if kind == "O":
+        return np.asarray(strings, dtype=object)
+    longest = max(map(len, strings), default=0)
+    width = kind[1:] if isinstance(kind, str) and kind.startswith("U") else ""
+    _expect(
+        width.isdecimal() and longest <= int(width) <= max(longest, _MAX_STRING_PAD),
+        where,
+        f"{kind!r} is not a string dtype that fits these strings",
+    )
+    return np.asarray(strings, dtype=f"U{int(width)}")
 
 
 def _decode_scalar(value, where, arrays, used, depth):
@@ -248,6 +266,27 @@ def _decode_layout(value, where, arrays, used, depth):
         raise ValueError(f"{where}: {exc}") from exc
 
 
+def _decode_frame(value, where, arrays, used, depth):
+    _keys(value, where, "__frame__")
+    fields = value["__frame__"]
+    _expect(isinstance(fields, dict), where, "a data frame must hold an object")
+    _keys(fields, where, "columns", "values")
+    columns = fields["columns"]
+    values = decode(fields["values"], where, arrays, used, depth)
+    _expect(
+        isinstance(columns, list)
+        and all(isinstance(c, str) for c in columns)
+        and isinstance(values, np.ndarray)
+        and values.ndim == 2
+        and values.shape[1] == len(columns),
+        where,
+        "a data frame needs one string column name per column of a 2-D array",
+    )
+    import pandas as pd
+
+    return pd.DataFrame(values, columns=columns)
+
+
 def _decode_class(value, where, arrays, used, depth):
     _keys(value, where, "__class__")
     name = value["__class__"]
@@ -268,4 +307,5 @@ _DECODERS = {
     "__float__": _decode_float,
     "__layout__": _decode_layout,
     "__class__": _decode_class,
+    "__frame__": _decode_frame,
 }
