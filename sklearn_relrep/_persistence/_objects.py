@@ -18,6 +18,7 @@ actually stored *before* the network is built.
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -72,6 +73,7 @@ CLASSES = {
     cls.__name__: cls for cls in (*_PROTOCOL_CLASSES, *_SKLEARN_CLASSES, Pipeline)
 }
 _OUTPUTS = ("default", "pandas", "polars")
+_PREFIXED_OPTION = re.compile(r"[a-z][a-z0-9_]*[a-z0-9]__[a-z][a-z0-9_]*")
 _SMOKE_WIDTH_CAP = 2**20
 
 
@@ -143,7 +145,9 @@ def _params(cls: type, description: dict, where: str, arrays, used, device) -> d
         allowed = set(_SKLEARN_CLASSES[cls][0]) & set(cls().get_params(deep=False))
     else:
         allowed = set(cls().get_params(deep=False))
-    unknown = sorted(set(raw) - allowed)
+    unknown = sorted(
+        name for name in set(raw) - allowed if not _is_prefixed_option(cls, name)
+    )
     if unknown:
         raise _fail(where, f"{cls.__name__} has no parameter(s) {unknown[:5]}")
     params = decode({"__dict__": raw}, f"{where}.params", arrays, used)
@@ -152,6 +156,18 @@ def _params(cls: type, description: dict, where: str, arrays, used, device) -> d
             params["device"] = device
         _check_saved_device(params["device"], where)
     return params
+
+
+def _is_prefixed_option(cls: type, name: str) -> bool:
+    """Whether ``name`` is a skorch-style ``prefix__option`` that ``cls`` takes.
+
+    The estimator itself checks the prefix; names that could shadow anything
+    (dunders, no prefix) never get that far.
+    """
+    takes_kwargs = any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()
+    )
+    return takes_kwargs and _PREFIXED_OPTION.fullmatch(name) is not None
 
 
 def _check_saved_device(device, where: str) -> None:
@@ -218,7 +234,7 @@ def weight_lower_bound(params: dict, state: dict) -> int:
     widths = (
         layout.widths
         if isinstance(layout, SubspaceLayout)
-        else state.get("subspace_sizes_")
+        else state.get("subspace_widths_", state.get("subspace_sizes_"))
     )
     n_outputs = (
         len(state["classes_"]) if "classes_" in state else state.get("n_outputs_")
@@ -232,7 +248,7 @@ def weight_lower_bound(params: dict, state: dict) -> int:
             "the subspace widths, the number of outputs and hidden_sizes must be "
             f"positive integers; got {widths!r}, {n_outputs!r} and {hidden!r}"
         )
-    aggregation = params.get("aggregation")
+    aggregation = state.get("aggregation_", params.get("aggregation"))
     width = min(widths)
     bound = sum(widths)
     if aggregation == "attention":
