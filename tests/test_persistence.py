@@ -16,6 +16,7 @@ import skorch.net
 import torch
 from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -392,3 +393,15 @@ def test_data_frame_anchors_round_trip(tmp_path, data):
     pd.testing.assert_frame_equal(loaded.anchors, anchors)
     frame = pd.DataFrame(X, columns=columns)
     np.testing.assert_array_equal(loaded.transform(frame), model.transform(frame))
+
+
+@needs_stitcher_state
+def test_a_cuda_stitcher_loads_on_the_cpu(tmp_path, pipeline, data):
+    X, _ = data
+    tagged = clone(pipeline).set_params(stitcher__device="cpu").fit(*data)
+    expected = tagged.predict_proba(X)
+    tagged.set_params(stitcher__device="cuda", product__device="cuda")
+    folder = save_stitcher(tagged, tmp_path / "model")
+    loaded = load_stitcher(folder, device="cpu")
+    assert loaded[-1].device == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)

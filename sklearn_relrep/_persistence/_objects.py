@@ -221,6 +221,24 @@ def _check_features_in(state: dict, where: str) -> None:
         raise _fail(where, "feature_names_in_ must hold n_features_in_ strings")
 
 
+def _sizes(value, name: str, *, allow_empty: bool = False) -> list[int]:
+    """``value`` as a list of positive Python ints, or a ``ValueError``."""
+    if isinstance(value, SubspaceLayout):
+        value = value.widths
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu":
+        value = value.tolist()
+    if not (
+        isinstance(value, list | tuple)
+        and (value or allow_empty)
+        and all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1
+            for v in value
+        )
+    ):
+        raise ValueError(f"{name} must be positive integers; got {value!r}")
+    return [int(v) for v in value]
+
+
 def weight_lower_bound(params: dict, state: dict) -> int:
     """A lower bound on the weights a stitcher's network has, from its config.
 
@@ -230,24 +248,16 @@ def weight_lower_bound(params: dict, state: dict) -> int:
     consecutive widths; the head's input is the concatenation's width, or one
     subspace's. Only exact Python ints enter the sum, so it cannot overflow.
     """
-    layout = state.get("layout_")
-    widths = (
-        layout.widths
-        if isinstance(layout, SubspaceLayout)
-        else state.get("subspace_widths_", state.get("subspace_sizes_"))
+    widths = _sizes(
+        state.get(
+            "layout_", state.get("subspace_widths_", state.get("subspace_sizes_"))
+        ),
+        "the subspace widths",
     )
-    n_outputs = (
-        len(state["classes_"]) if "classes_" in state else state.get("n_outputs_")
-    )
-    hidden = params.get("hidden_sizes")
-    sizes = [*(widths or ()), n_outputs, *(hidden or ())]
-    if not widths or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes
-    ):
-        raise ValueError(
-            "the subspace widths, the number of outputs and hidden_sizes must be "
-            f"positive integers; got {widths!r}, {n_outputs!r} and {hidden!r}"
-        )
+    classes = state.get("classes_")
+    n_outputs = len(classes) if classes is not None else state.get("n_outputs_")
+    (n_outputs,) = _sizes([n_outputs], "the number of outputs")
+    hidden = _sizes(params.get("hidden_sizes"), "hidden_sizes", allow_empty=True)
     aggregation = state.get("aggregation_", params.get("aggregation"))
     width = min(widths)
     bound = sum(widths)
