@@ -17,8 +17,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sklearn_relrep  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
+
+import sklearn_relrep  # noqa: E402
 
 PACKAGE = Path(sklearn_relrep.__file__).parent
 

@@ -159,18 +159,36 @@ def _power_of_two(exponents: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.exp2(exponents.to(dtype))
 
 
-def _row_scaled(x: torch.Tensor) -> torch.Tensor:
-    """Each row divided by a power of two near its largest magnitude (exact)."""
-    exponents = _exponents(x.abs().amax(1, keepdim=True))
-    return x * _power_of_two(-exponents, x.dtype)
+def _moderate(magnitudes: torch.Tensor) -> bool:
+    """Whether squares and sums of values of these magnitudes are safe as they are.
+
+    Zeros count as moderate. This reads the tensor back (a device sync on CUDA).
+    """
+    info = np.finfo(_NUMPY_DTYPES[magnitudes.dtype])
+    low, high = 2.0 ** (info.minexp // 3), 2.0 ** (info.maxexp // 3)
+    nonzero = magnitudes[magnitudes > 0]
+    return nonzero.numel() == 0 or bool(
+        (nonzero.min() >= low) & (nonzero.max() <= high)
+    )
+
+
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit norm; zero rows stay zero.
+
+    Rows whose squared norm would over- or underflow are first divided by a
+    power of two near their largest magnitude, which is exact.
+    """
+    row_max = x.abs().amax(1, keepdim=True)
+    if not _moderate(row_max):
+        x = x * _power_of_two(-_exponents(row_max), x.dtype)
+    return F.normalize(x, dim=1, eps=_COSINE_EPS)
 
 
 def _cosine(anchors: torch.Tensor) -> BlockKernel:
-    unit_anchors = F.normalize(_row_scaled(anchors), dim=1, eps=_COSINE_EPS)
-    unit_anchors_t = unit_anchors.T.contiguous()
+    unit_anchors_t = _unit_rows(anchors).T.contiguous()
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(_row_scaled(x), dim=1, eps=_COSINE_EPS) @ unit_anchors_t
+        return _unit_rows(x) @ unit_anchors_t
 
     return kernel
 
@@ -178,26 +196,31 @@ def _cosine(anchors: torch.Tensor) -> BlockKernel:
 def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     """``|x - a|`` by the matmul expansion, centred and scaled to stay exact.
 
-    Rows and anchors are centred on the anchors' mean (translation changes no
-    distance, and it stops the expansion from cancelling far from the origin),
-    then each row is divided by a power of two ``2**e`` at least as large as its
-    and the anchors' largest magnitude, so that no square overflows or
-    underflows; the distance is multiplied back by ``2**e``.
+    Rows and anchors are centred on the anchors' mean: translation changes no
+    distance, and it stops the expansion ``|x|^2 - 2<x, a> + |a|^2`` from
+    cancelling far from the origin. When squares would over- or underflow, each
+    row is divided by a power of two ``2**e`` at least as large as its and the
+    anchors' largest magnitude and the distance is multiplied back by ``2**e``
+    (exact).
     """
-    anchor_exponent = _exponents(anchors.abs().amax())
-    anchor_scale = _power_of_two(anchor_exponent, anchors.dtype)
+    anchor_scale = _power_of_two(_exponents(anchors.abs().amax()), anchors.dtype)
     center = (anchors / anchor_scale).mean(0) * anchor_scale
     centred = anchors - center
-    anchor_exponent = _exponents(centred.abs().amax())
+    anchor_max = centred.abs().amax()
+    anchor_exponent = _exponents(anchor_max)
     scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
-    scaled_t = scaled.T.contiguous()
+    centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
+    centred_sq_norms = (centred * centred).sum(1)
     scaled_sq_norms = (scaled * scaled).sum(1)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
         x = x - center
-        exponents = torch.maximum(
-            _exponents(x.abs().amax(1, keepdim=True)), anchor_exponent
-        )
+        row_max = x.abs().amax(1, keepdim=True)
+        if _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
+            sq = torch.addmm(centred_sq_norms, x, centred_t, alpha=-2.0)
+            sq.add_((x * x).sum(1, keepdim=True))
+            return sq.clamp_(min=0.0).sqrt_()
+        exponents = torch.maximum(_exponents(row_max), anchor_exponent)
         x = x * _power_of_two(-exponents, x.dtype)
         ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
         sq = torch.addmm((x * x).sum(1, keepdim=True), x * (-2.0 * ratio), scaled_t)
@@ -213,27 +236,21 @@ def _minkowski(name: str, p: float) -> Callable[[torch.Tensor], BlockKernel]:
         anchor_max = anchors.detach().abs().amax()
 
         def kernel(x: torch.Tensor) -> torch.Tensor:
-            exponent = _exponents(torch.maximum(x.detach().abs().amax(), anchor_max))
+            magnitude = torch.maximum(x.detach().abs().amax(), anchor_max)
             if (
                 numba_kernel is not None
                 and _numba_can_take(x, anchors)
-                and not _extreme(exponent, x.dtype)
+                and _moderate(magnitude.reshape(1))
             ):
                 return numba_kernel(x)
             # Both sides scaled by the same power of two (exact), so that no
             # difference or sum over- or underflows; the distance is scaled back.
-            scale = _power_of_two(exponent, x.dtype)
+            scale = _power_of_two(_exponents(magnitude), x.dtype)
             return torch.cdist(x / scale, anchors / scale, p=p) * scale
 
         return kernel
 
     return prepare
-
-
-def _extreme(exponent: torch.Tensor, dtype: torch.dtype) -> bool:
-    """Whether magnitudes ``2**exponent`` risk over- or underflow (CPU only)."""
-    info = np.finfo(_NUMPY_DTYPES[dtype])
-    return not (info.minexp + 24 <= int(exponent) <= info.maxexp - 24)
 
 
 def _numba_can_take(x: torch.Tensor, anchors: torch.Tensor) -> bool:

@@ -156,7 +156,7 @@ def test_layout_before_fit_is_a_not_fitted_error():
         InvariantProductSpace().layout_  # noqa: B018
 
 
-def test_reanchor_on_dataframe_anchors_keeps_feature_names_consistent(recwarn):
+def test_dataframe_anchors_keep_feature_names_consistent(recwarn):
     rng = np.random.RandomState(7)
     columns = [f"f{i}" for i in range(4)]
     A = pd.DataFrame(rng.normal(size=(30, 4)), columns=columns)
@@ -165,4 +165,11 @@ def test_reanchor_on_dataframe_anchors_keeps_feature_names_consistent(recwarn):
     moved = space.reanchor(B.iloc[space.anchor_indices_])
     moved.transform(B)
     assert list(moved.feature_names_in_) == list(B.columns)
+    model = make_pipeline(
+        InvariantProductSpace(n_anchors=5, random_state=0),
+        LogisticRegression(max_iter=500),
+    ).fit(A, np.arange(30) % 2)
+    stitched = zero_shot_stitch(model, B.iloc[model[0].anchor_indices_])
+    stitched.predict(B)
+    stitched.predict(B)
     assert not [w for w in recwarn if "feature names" in str(w.message)]
