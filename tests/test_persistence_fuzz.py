@@ -16,6 +16,7 @@ that both properties together take well under 30 s.
 
 import copy
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ FUZZ_SETTINGS = settings(
     max_examples=60,
     derandomize=True,
     database=None,
-    deadline=None,
+    deadline=timedelta(seconds=20),  # a hang guard: an example takes ~0.1 s
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 NUMBERS = [0, 1, -1, 2, 3, 7, 2**31, 2**63, 10**30, -(10**30), 0.5, -0.0]

@@ -58,7 +58,9 @@ def _check_key(key) -> bytes | None:
     return bytes(key)
 
 
-def save_stitcher(estimator, path, *, overwrite: bool = False, key=None) -> Path:
+def save_stitcher(
+    estimator, path, *, overwrite: bool = False, key: bytes | None = None
+) -> Path:
     """Save a fitted model without pickle, as JSON plus safetensors.
 
     What can be saved: a fitted :class:`StitchingClassifier` or
@@ -134,7 +136,7 @@ def save_stitcher(estimator, path, *, overwrite: bool = False, key=None) -> Path
     )
 
 
-def load_stitcher(path, *, device: str | None = None, key=None):
+def load_stitcher(path, *, device: str | None = None, key: bytes | None = None):
     """Load a model written by :func:`save_stitcher`, executing no stored code.
 
     Parameters
