@@ -21,7 +21,11 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_feature_names_in, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    validate_data,
+)
 
 __all__ = [
     "SUPPORTED_SKLEARN",
@@ -31,6 +35,7 @@ __all__ = [
     "Options",
     "StrOptions",
     "check_feature_names_in",
+    "check_sample_weight",
     "fit_context",
     "get_namespace",
     "reject_bool",
@@ -44,6 +49,7 @@ SUPPORTED_SKLEARN = (">=1.6", "<1.10")
 
 fit_context = _fit_context
 check_feature_names_in = _check_feature_names_in
+check_sample_weight = _check_sample_weight
 
 
 def validate_estimator_params(estimator) -> None:
