@@ -42,10 +42,6 @@ from sklearn_relrep._persistence._codec import decode, encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cuda_stitcher.joblib"
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only host")
-needs_stitcher_state = pytest.mark.skipif(
-    not hasattr(StitchingClassifier, "_get_state"),
-    reason="the stitchers get the state protocol on the stitch branch (M1)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +106,6 @@ def test_cuda_pickle_loads_on_cpu_with_a_warning():
 # stitchers ----------------------------------------------------------------------
 
 
-@needs_stitcher_state
 def test_safe_round_trip_of_a_pipeline(tmp_path, pipeline, data):
     X, _ = data
     folder = save_stitcher(pipeline, tmp_path / "model")
@@ -126,7 +121,6 @@ def test_safe_round_trip_of_a_pipeline(tmp_path, pipeline, data):
     np.testing.assert_array_equal(loaded[0].anchors_, pipeline[0].anchors_)
 
 
-@needs_stitcher_state
 def test_safe_round_trip_of_a_regressor(tmp_path, data):
     X, _ = data
     model = StitchingRegressor(subspaces=2, aggregation="mlp_sum", max_epochs=2)
@@ -136,7 +130,6 @@ def test_safe_round_trip_of_a_regressor(tmp_path, data):
     assert loaded.predict(X).ndim == 1
 
 
-@needs_stitcher_state
 @pytest.mark.parametrize("scaler", [StandardScaler(), PCA(6, whiten=True)])
 def test_stitcher_after_sklearn_preprocessing_round_trips(tmp_path, data, scaler):
     X, y = data
@@ -399,7 +392,6 @@ def test_data_frame_anchors_round_trip(tmp_path, data):
     np.testing.assert_array_equal(loaded.transform(frame), model.transform(frame))
 
 
-@needs_stitcher_state
 def test_a_cuda_stitcher_loads_on_the_cpu(tmp_path, pipeline, data):
     X, _ = data
     tagged = clone(pipeline).set_params(stitcher__device="cpu").fit(*data)

@@ -27,10 +27,6 @@ from sklearn_relrep._persistence._objects import weight_lower_bound
 from sklearn_relrep._persistence._store import compute_digest
 from sklearn_relrep.nn import StitchingNetwork
 
-needs_stitcher_state = pytest.mark.skipif(
-    not hasattr(StitchingClassifier, "_get_state"),
-    reason="the stitchers get the state protocol on the stitch branch (M1)",
-)
 CONFIG, WEIGHTS = "stitcher.json", "weights.safetensors"
 
 
@@ -89,7 +85,6 @@ def _step(config, index):
 # item 9: one digest over config and weights -----------------------------------------
 
 
-@needs_stitcher_state
 def test_editing_classes_in_the_json_raises(tmp_path, stitcher, data):
     folder = save_stitcher(stitcher, tmp_path / "model")
     before = (folder / WEIGHTS).read_bytes()
@@ -353,7 +348,6 @@ def test_deeply_nested_values_are_refused(saved):
 # item 11: sizes are bounded by the weights before anything is built ---------------
 
 
-@needs_stitcher_state
 def test_huge_hidden_sizes_are_refused_before_allocating(tmp_path, stitcher):
     folder = save_stitcher(stitcher, tmp_path / "model")
 
@@ -367,7 +361,6 @@ def test_huge_hidden_sizes_are_refused_before_allocating(tmp_path, stitcher):
     assert time.perf_counter() - start < 5  # a 1.6 GB allocation would be slower
 
 
-@needs_stitcher_state
 def test_refuses_mismatched_architecture(tmp_path, stitcher):
     folder = save_stitcher(stitcher, tmp_path / "model")
 

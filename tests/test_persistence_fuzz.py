@@ -72,19 +72,7 @@ def _outputs(model, X) -> dict:
     return {m: getattr(model, m)(X) for m in methods or ("transform",)}
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "transformers",
-        pytest.param(
-            "stitcher",
-            marks=pytest.mark.skipif(
-                not hasattr(StitchingClassifier, "_get_state"),
-                reason="the stitchers get the state protocol on the stitch branch",
-            ),
-        ),
-    ],
-)
+@pytest.fixture(scope="module", params=["transformers", "stitcher"])
 def saved(request, tmp_path_factory):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(30, 8))
