@@ -8,7 +8,12 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
-from sklearn_relrep import StitchingClassifier, StitchingRegressor, _stitching_base
+from sklearn_relrep import (
+    StitchingClassifier,
+    StitchingRegressor,
+    _stitching_base,
+    _stitching_params,
+)
 from sklearn_relrep.nn import StitchingNetwork
 
 FAST = {"max_epochs": 2, "hidden_sizes": (8,), "device": "cpu", "random_state": 0}
@@ -131,9 +136,9 @@ def test_module_options_reach_the_network(data, monkeypatch):
 
     monkeypatch.setattr(_stitching_base, "StitchingNetwork", TemperedNetwork)
     monkeypatch.setattr(
-        _stitching_base,
+        _stitching_params,
         "_MODULE_OPTIONS",
-        {*_stitching_base._MODULE_OPTIONS, "temperature"},
+        {*_stitching_params._MODULE_OPTIONS, "temperature"},
     )
     model = StitchingClassifier(module__temperature=0.5, **FAST).fit(X, y)
     assert model.net_.module_.temperature == 0.5
