@@ -188,19 +188,21 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             iterator_train=ShuffledBatches(shuffle_seed),
-            iterator_train__shuffle=True,
             iterator_valid=batch_iterator,
             train_split=train_split,
             callbacks=callbacks,
             predict_nonlinearity=None,
             device=str(device),
             verbose=int(self.verbose),
-            **module_params,
-            **criterion_params,
             **{
-                name: value
-                for name, value in self._prefixed_params().items()
-                if _prefix_of(name) not in ("module", "criterion")
+                "iterator_train__shuffle": True,
+                **module_params,
+                **criterion_params,
+                **{
+                    name: value
+                    for name, value in self._prefixed_params().items()
+                    if _prefix_of(name) not in ("module", "criterion")
+                },
             },
         )
 
@@ -268,6 +270,11 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
             y_numeric=self._task == "regression",
         )
         weights = self._weights(sample_weight, X, y)
+        if weights is not None and not weights.any():
+            raise ValueError(
+                "sample_weight and class_weight give every sample a zero weight; "
+                "at least one sample needs a positive weight."
+            )
         if first:
             self._fit_layout(carried, X.shape[1])
             encoded, _ = self._fit_targets(y, classes, weights)

@@ -97,6 +97,8 @@ def test_train_split_and_iterator_options(data):
         batch_size=16, iterator_train__drop_last=True, **FAST
     ).fit(X, y)
     assert len(dropped.net_.history[-1, "batches"]) == 90 // 16
+    ordered = StitchingClassifier(iterator_train__shuffle=False, **FAST).fit(X, y)
+    assert ordered.net_.iterator_train__shuffle is False
     loader = StitchingClassifier(
         iterator_train__num_workers=0, iterator_train__pin_memory=False, **FAST
     ).fit(X, y)

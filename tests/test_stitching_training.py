@@ -72,6 +72,8 @@ def test_bad_sample_weights_are_refused(data):
         model.fit(X, y, sample_weight=-np.ones(len(y)))
     with pytest.raises(ValueError, match="zero"):
         model.fit(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="zero weight"):
+        StitchingClassifier(class_weight=dict.fromkeys(range(3), 0.0), **FAST).fit(X, y)
     with pytest.raises(ValueError, match="NaN"):
         model.fit(X, y, sample_weight=np.full(len(y), np.nan))
     with pytest.raises(ValueError):
