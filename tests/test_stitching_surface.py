@@ -8,7 +8,12 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
-from sklearn_relrep import StitchingClassifier, StitchingRegressor, _stitching_base
+from sklearn_relrep import (
+    StitchingClassifier,
+    StitchingRegressor,
+    _stitching_base,
+    _stitching_params,
+)
 from sklearn_relrep.nn import StitchingNetwork
 
 FAST = {"max_epochs": 2, "hidden_sizes": (8,), "device": "cpu", "random_state": 0}
@@ -92,6 +97,8 @@ def test_train_split_and_iterator_options(data):
         batch_size=16, iterator_train__drop_last=True, **FAST
     ).fit(X, y)
     assert len(dropped.net_.history[-1, "batches"]) == 90 // 16
+    ordered = StitchingClassifier(iterator_train__shuffle=False, **FAST).fit(X, y)
+    assert ordered.net_.iterator_train__shuffle is False
     loader = StitchingClassifier(
         iterator_train__num_workers=0, iterator_train__pin_memory=False, **FAST
     ).fit(X, y)
@@ -131,9 +138,9 @@ def test_module_options_reach_the_network(data, monkeypatch):
 
     monkeypatch.setattr(_stitching_base, "StitchingNetwork", TemperedNetwork)
     monkeypatch.setattr(
-        _stitching_base,
+        _stitching_params,
         "_MODULE_OPTIONS",
-        {*_stitching_base._MODULE_OPTIONS, "temperature"},
+        {*_stitching_params._MODULE_OPTIONS, "temperature"},
     )
     model = StitchingClassifier(module__temperature=0.5, **FAST).fit(X, y)
     assert model.net_.module_.temperature == 0.5
