@@ -304,8 +304,30 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
             self._incremental_calls = calls + 1
         return self
 
+    def _network_input(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as the float32 the network computes in, without overflow.
+
+        The network starts with a LayerNorm per subspace, which does not change
+        when a sample's subspace is multiplied by a positive number. Blocks whose
+        magnitudes would overflow float32 (or whose squares would underflow)
+        are divided by a power of two near their largest value first, which is
+        exact; all other blocks pass unchanged.
+        """
+        rescale = []
+        for columns in self.layout_.slices:
+            largest = np.abs(X[:, columns]).max(axis=1, initial=0.0)
+            extreme = (largest > 2.0**40) | ((largest > 0) & (largest < 2.0**-40))
+            if extreme.any():
+                rescale.append((columns, extreme, np.frexp(largest[extreme])[1]))
+        if not rescale:
+            return X.astype(np.float32, copy=False)
+        X = X.astype(np.float64)
+        for columns, rows, exponents in rescale:
+            X[rows, columns] = np.ldexp(X[rows, columns], -exponents[:, None])
+        return X.astype(np.float32)
+
     def _train(self, X, encoded, weights, *, seed: int, epochs) -> None:
-        X_tensor = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        X_tensor = torch.from_numpy(self._network_input(X))
         y_tensor = torch.from_numpy(np.ascontiguousarray(encoded))
         data = X_tensor
         if weights is not None:
@@ -326,7 +348,7 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
             self.net_.device = str(device)
         module.eval()
         return map_row_chunks(
-            X.astype(np.float32, copy=False),
+            self._network_input(X),
             module,
             n_outputs=self._n_outputs(),
             batch_size=max(self.batch_size, 1024),

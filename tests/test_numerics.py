@@ -173,3 +173,20 @@ def test_dataframe_anchors_keep_feature_names_consistent(recwarn):
     stitched.predict(B)
     stitched.predict(B)
     assert not [w for w in recwarn if "feature names" in str(w.message)]
+
+
+def test_stitcher_reads_huge_and_tiny_relative_values_like_ordinary_ones():
+    """Its per-subspace LayerNorm is scale-free, so exact rescaling changes nothing."""
+    rng = np.random.RandomState(8)
+    y = rng.randint(2, size=80)
+    Z = rng.normal(size=(80, 12)) + y[:, None]
+    stitcher = StitchingClassifier(
+        subspaces=3, max_epochs=2, random_state=0, device="cpu"
+    ).fit(Z, y)
+    expected = stitcher.predict_proba(Z)
+    for factor in (2.0**100, 2.0**-100, 1e300):
+        # Only the LayerNorm's eps (1e-5, against block variances of order 0.1
+        # once rescaled) tells the two apart.
+        np.testing.assert_allclose(
+            stitcher.predict_proba(Z * factor), expected, atol=2e-4
+        )
