@@ -164,7 +164,6 @@ def fresh_worker(cache_dir: str) -> tuple[float, float, float]:
         Client(cluster) as client,
     ):
         client.wait_for_workers(1)
-        started = time.perf_counter()
         _, first_transform = client.submit(
             _first_transform_on_worker, pure=False
         ).result()
