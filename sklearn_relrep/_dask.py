@@ -144,7 +144,7 @@ def _transform_output(estimator, X, kind: str) -> np.ndarray:
     return np.zeros((1, len(estimator.get_feature_names_out())), dtype=dtype)
 
 
-def lazy_method(estimator, method: str, X):
+def lazy_method(estimator, method: str, X, *, layout=None):
     """Return ``getattr(estimator, method)(X)`` as a lazy dask collection.
 
     The estimator's method is applied to every row block of ``X`` (a numpy block
@@ -160,6 +160,11 @@ def lazy_method(estimator, method: str, X):
     X : dask.array.Array of shape (n_samples, n_features) or dask DataFrame
         The input. A dask array whose columns are split over several chunks is
         rechunked to one column chunk first.
+    layout : SubspaceLayout, default=None
+        Set as the ``layout`` attribute of a dask array output, as
+        :class:`~sklearn_relrep.SubspaceArray` carries it, so that the next
+        step of a pipeline finds the subspaces (a dask DataFrame output carries
+        them in its column names).
 
     Returns
     -------
@@ -214,7 +219,7 @@ def lazy_method(estimator, method: str, X):
         chunks, dropped = (X.chunks[0],), {"drop_axis": 1}
     else:
         chunks, dropped = (X.chunks[0], (output.shape[1],)), {}
-    return X.map_blocks(
+    lazy = X.map_blocks(
         _apply_to_block,
         method=bound,
         empty=meta,
@@ -224,6 +229,9 @@ def lazy_method(estimator, method: str, X):
         dtype=meta.dtype,
         **dropped,
     )
+    if layout is not None:
+        lazy.layout = layout
+    return lazy
 
 
 def lazy_score(estimator, X, y, sample_weight=None) -> float:

@@ -190,6 +190,20 @@ def test_stitcher_predictions_are_lazy_and_exact(iris, classifier):
     assert isinstance(classifier.predict(frame), dd.Series)
 
 
+def test_pipeline_fit_on_dask_keeps_the_subspace_layout(iris):
+    X, y = iris
+    lazy_X = da.from_array(X, chunks=50)
+    model = make_pipeline(
+        InvariantProductSpace(n_anchors=6, random_state=0),
+        StitchingClassifier(aggregation="attention", **FAST),
+    ).fit(lazy_X, y)
+    assert model[-1].subspace_sizes_ == (6, 6, 6, 6)
+    assert model[0].transform(lazy_X).layout == model[0].layout_
+    assert not hasattr(
+        RelativeProjector(n_anchors=3).fit(X).transform(lazy_X), "layout"
+    )
+
+
 def test_multi_output_regressor_on_dask(iris):
     X = iris[0]
     Y = X[:, :2] * 2.0
