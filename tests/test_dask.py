@@ -179,6 +179,10 @@ def test_stitcher_predictions_are_lazy_and_exact(iris, classifier):
     probabilities = classifier.predict_proba(lazy_X)
     assert probabilities.chunks == ((64, 64, 22), (3,))
     np.testing.assert_allclose(probabilities.compute(), classifier.predict_proba(X))
+    for method in ("decision_function", "predict_log_proba"):
+        lazy = getattr(classifier, method)(lazy_X)
+        assert isinstance(lazy, da.Array) and lazy.shape == (150, 3)
+        np.testing.assert_allclose(lazy.compute(), getattr(classifier, method)(X))
     weights = np.linspace(0.5, 1.5, len(y))
     score = classifier.score(lazy_X, da.from_array(y), sample_weight=weights)
     assert isinstance(score, float)
@@ -197,7 +201,7 @@ def test_pipeline_fit_on_dask_keeps_the_subspace_layout(iris):
         InvariantProductSpace(n_anchors=6, random_state=0),
         StitchingClassifier(aggregation="attention", **FAST),
     ).fit(lazy_X, y)
-    assert model[-1].subspace_sizes_ == (6, 6, 6, 6)
+    assert model[-1].subspace_widths_.tolist() == [6, 6, 6, 6]
     assert model[0].transform(lazy_X).layout == model[0].layout_
     assert not hasattr(
         RelativeProjector(n_anchors=3).fit(X).transform(lazy_X), "layout"
