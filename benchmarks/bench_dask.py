@@ -182,7 +182,7 @@ def report(transform: dict, startup: dict, args) -> str:
         "# Dask benchmarks",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, shared with other "
-        "sessions; run under `flock /tmp/heavy.lock` (no other heavy job ran).",
+        "sessions; run under `flock /tmp/heavy.lock`.",
         "",
         "Command: `flock /tmp/heavy.lock python benchmarks/bench_dask.py "
         f"--n-rows {args.n_rows} --chunk-rows {args.chunk_rows} --out "
