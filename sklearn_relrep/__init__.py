@@ -20,6 +20,7 @@ _EXPORTS = {
     "SubspaceLayout": "._layout",
     "finetune": "._finetune",
     "load_stitcher": "._persistence",
+    "make_stitched_scorer": "._model_selection",
     "save_stitcher": "._persistence",
     "stitching_matrix": "._zero_shot",
     "warmup": "._kernels",

@@ -35,6 +35,7 @@ from ._compat import (
     reject_bool,
     validate_data,
 )
+from ._dask import estimator_token, fit_from_dask, is_dask_collection, lazy_method
 from ._kernels import SIMILARITIES, is_distance, prepare_similarity, similarity_name
 from ._layout import SubspaceArray, SubspaceLayout
 from ._state import StateMixin
@@ -101,6 +102,8 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X, y=None):
         reject_bool(self, "n_anchors", "batch_size")
         resolve_device(self.device)
+        if is_dask_collection(X):
+            return fit_from_dask(self, X, y)
         X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, ensure_min_samples=1)
         names = [similarity_name(s) for s in self._similarity_list()]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -252,6 +255,8 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
             float32, everything else becomes float64).
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return lazy_method(self, "transform", X)
         if is_torch_tensor(X) and array_api_dispatch():
             xp, _ = get_namespace(X)
             X = validate_data(
@@ -322,6 +327,9 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         check_feature_names_in(self, input_features, generate_names=False)
         return np.asarray(self.layout_.feature_names(), dtype=object)
+
+    def __dask_tokenize__(self):
+        return estimator_token(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -667,5 +675,7 @@ class InvariantProductSpace(BaseRelativeSpace):
             The product representation, carrying ``layout_`` (a torch tensor in
             gives a plain tensor out; see :meth:`RelativeProjector.transform`).
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "transform", X, layout=self.layout_)
         Z = super().transform(X)
         return Z if is_torch_tensor(Z) else SubspaceArray(Z, self.layout_)

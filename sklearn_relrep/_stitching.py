@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._compat import StrOptions, fit_context
+from ._dask import DaskScoreMixin, is_dask_collection, lazy_method
 from ._stitching_base import (
     _POOR_SCORE_ON_RAW_FEATURES,
     _XFAIL_CHECKS,
@@ -34,7 +35,7 @@ _CLASSIFIER_XFAIL_CHECKS = {
 }
 
 
-class StitchingClassifier(ClassifierMixin, BaseStitchingEstimator):
+class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimator):
     """Classify relative representations with a learned subspace blender.
 
     A per-subspace LayerNorm, a blender (concatenation, sum, DeepSet, learned
@@ -362,6 +363,8 @@ class StitchingClassifier(ClassifierMixin, BaseStitchingEstimator):
             One score per class, or for binary problems one score per sample,
             positive for ``classes_[1]``.
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "decision_function", X)
         logits = self._forward(X).astype(np.float64)
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
@@ -380,6 +383,8 @@ class StitchingClassifier(ClassifierMixin, BaseStitchingEstimator):
         ndarray of shape (n_samples, n_classes)
             Probabilities, columns in the order of ``classes_``.
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "predict_proba", X)
         return softmax(self._forward(X).astype(np.float64), axis=1)
 
     def predict_log_proba(self, X):
@@ -395,6 +400,8 @@ class StitchingClassifier(ClassifierMixin, BaseStitchingEstimator):
         ndarray of shape (n_samples, n_classes)
             Log-probabilities, columns in the order of ``classes_``.
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "predict_log_proba", X)
         return log_softmax(self._forward(X).astype(np.float64), axis=1)
 
     def predict(self, X):
@@ -411,6 +418,8 @@ class StitchingClassifier(ClassifierMixin, BaseStitchingEstimator):
             Predicted labels from ``classes_``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return lazy_method(self, "predict", X)
         return self.classes_[np.argmax(self._forward(X), axis=1)]
 
     def __sklearn_tags__(self):

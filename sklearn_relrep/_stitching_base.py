@@ -22,6 +22,7 @@ from skorch.dataset import ValidSplit
 
 from ._backend import map_row_chunks
 from ._compat import check_sample_weight, fit_context, validate_data
+from ._dask import estimator_token
 from ._layout import SubspaceLayout, infer_layout
 from ._state import StateMixin
 from ._stitching_net import (
@@ -354,6 +355,9 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
             batch_size=max(self.batch_size, 1024),
             device=device,
         )
+
+    def __dask_tokenize__(self):
+        return estimator_token(self)
 
     # the state protocol -------------------------------------------------------------
 

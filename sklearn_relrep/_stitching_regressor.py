@@ -8,6 +8,7 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import fit_context
+from ._dask import DaskScoreMixin, is_dask_collection, lazy_method
 from ._stitching_base import (
     _POOR_SCORE_ON_RAW_FEATURES,
     _XFAIL_CHECKS,
@@ -17,7 +18,7 @@ from ._stitching_base import (
 __all__ = ["StitchingRegressor"]
 
 
-class StitchingRegressor(RegressorMixin, BaseStitchingEstimator):
+class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator):
     """Regress (or reconstruct) from relative representations.
 
     The same normalisation and blenders as :class:`StitchingClassifier`, with
@@ -234,6 +235,8 @@ class StitchingRegressor(RegressorMixin, BaseStitchingEstimator):
             Predictions, 1-D when ``y`` was 1-D in :meth:`fit`.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return lazy_method(self, "predict", X)
         predictions = self._forward(X).astype(np.float64)
         return predictions.ravel() if self.y_ndim_ == 1 else predictions
 

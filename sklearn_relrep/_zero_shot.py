@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from joblib import Parallel, delayed
 from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
 from sklearn.pipeline import Pipeline
@@ -101,11 +102,24 @@ def _scores(estimator, X, y) -> dict:
     return {"mse": mean_squared_error(y, predictions)}
 
 
+def _score_pair(train_space, test_space, estimator, anchors, X, y) -> dict:
+    model = (
+        estimator if train_space == test_space else zero_shot_stitch(estimator, anchors)
+    )
+    return {
+        "train_space": train_space,
+        "test_space": test_space,
+        **_scores(model, X, y),
+    }
+
+
 def stitching_matrix(
     estimators: Mapping[str, Pipeline],
     anchors: Mapping[str, object],
     X_test: Mapping[str, object],
     y_test,
+    *,
+    n_jobs: int | None = None,
 ):
     """Evaluate every train space's model on every test space by zero-shot stitching.
 
@@ -119,6 +133,12 @@ def stitching_matrix(
         The same test samples embedded in each space.
     y_test : array-like of shape (n_samples,) or (n_samples, n_targets)
         Their targets.
+    n_jobs : int or None, default=None
+        Number of (train space, test space) pairs evaluated in parallel, through
+        :class:`joblib.Parallel`: ``None`` means 1 unless in a
+        :func:`joblib.parallel_backend` context (dask, ray or spark backends
+        apply unchanged), ``-1`` means all processors. The result does not
+        depend on it.
 
     Returns
     -------
@@ -148,21 +168,13 @@ def stitching_matrix(
     missing = (set(estimators) | set(X_test)) - set(anchors)
     if missing:
         raise ValueError(f"No anchors given for spaces {sorted(missing)}.")
-    records = []
-    for train_space, estimator in estimators.items():
-        for test_space, X in X_test.items():
-            model = (
-                estimator
-                if train_space == test_space
-                else zero_shot_stitch(estimator, anchors[test_space])
-            )
-            records.append(
-                {
-                    "train_space": train_space,
-                    "test_space": test_space,
-                    **_scores(model, X, y_test),
-                }
-            )
+    records = Parallel(n_jobs=n_jobs)(
+        delayed(_score_pair)(
+            train_space, test_space, estimator, anchors[test_space], X, y_test
+        )
+        for train_space, estimator in estimators.items()
+        for test_space, X in X_test.items()
+    )
     try:
         import pandas as pd
     except ImportError:

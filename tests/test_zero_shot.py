@@ -1,12 +1,14 @@
 """Zero-shot stitching and the stitching matrix."""
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from scipy.stats import ortho_group
 from sklearn.datasets import load_digits
-from sklearn.pipeline import Pipeline
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_relrep import (
@@ -146,3 +148,26 @@ def test_stitching_matrix_regression(spaces):
     )
     assert list(table.columns) == ["train_space", "test_space", "mse"]
     assert table["mse"].notna().all()
+
+
+def test_stitching_matrix_n_jobs_gives_the_same_table(spaces):
+    X_a, X_b, y = spaces
+    rows = np.random.RandomState(1).choice(len(y), 40, replace=False)
+    data = {"A": X_a, "B": X_b, "C": 2.0 * X_b[:, ::-1]}
+    models = {
+        name: make_pipeline(
+            RelativeProjector("l1", anchors=X[rows]), LogisticRegression(max_iter=500)
+        ).fit(X[:400], y[:400])
+        for name, X in data.items()
+    }
+    arguments = (
+        models,
+        {name: X[rows] for name, X in data.items()},
+        {name: X[400:] for name, X in data.items()},
+        y[400:],
+    )
+    serial = stitching_matrix(*arguments, n_jobs=1)
+    assert len(serial) == 9
+    pd.testing.assert_frame_equal(stitching_matrix(*arguments, n_jobs=2), serial)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        pd.testing.assert_frame_equal(stitching_matrix(*arguments), serial)
