@@ -27,7 +27,7 @@ import inspect
 import pkgutil
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -159,14 +159,13 @@ _PARENTHESISED = re.compile(r"\(([^()]*)\)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
 
-def shape_dimension_names(log: Callable[[str], None] = lambda message: None) -> set:
-    """Names used as dimensions in ``of shape (n_samples, n_anchors)`` type specs.
+def documented_docstrings(entries) -> Iterator[str]:
+    """The docstrings of the entries' objects and of the methods the package defines.
 
-    numpydoc would try to link them as objects; ``conf.py`` tells it not to.
+    Methods inherited from other packages (``numpy.ndarray``'s, ``torch``'s) are
+    documented upstream and skipped.
     """
-    public, private, _ = discover_modules(log)
-    names = set()
-    for entry in (*public, *private):
+    for entry in entries:
         for name in entry.names:
             obj = getattr(entry.module, name)
             members = [obj]
@@ -177,21 +176,31 @@ def shape_dimension_names(log: Callable[[str], None] = lambda message: None) -> 
                     if _defined_in_package(value)
                 ]
             for member in members:
-                lines = (inspect.getdoc(member) or "").splitlines()
-                # Type specs are the unindented lines of the numpydoc sections.
-                specs = (
-                    line
-                    for line in lines
-                    if "shape" in line
-                    and not line[:1].isspace()
-                    and not line.startswith((">>>", "..."))
-                )
-                for line in specs:
-                    for group in _PARENTHESISED.findall(line):
-                        for part in group.split(","):
-                            part = part.strip().rstrip("_")
-                            if _IDENTIFIER.match(part):
-                                names.add(part)
+                yield inspect.getdoc(member) or ""
+
+
+def shape_dimension_names(log: Callable[[str], None] = lambda message: None) -> set:
+    """Names used as dimensions in ``of shape (n_samples, n_anchors)`` type specs.
+
+    numpydoc would try to link them as objects; ``conf.py`` tells it not to.
+    """
+    public, private, _ = discover_modules(log)
+    names = set()
+    for docstring in documented_docstrings([*public, *private]):
+        # Type specs are the unindented lines of the numpydoc sections.
+        specs = (
+            line
+            for line in docstring.splitlines()
+            if "shape" in line
+            and not line[:1].isspace()
+            and not line.startswith((">>>", "..."))
+        )
+        for line in specs:
+            for group in _PARENTHESISED.findall(line):
+                for part in group.split(","):
+                    part = part.strip().rstrip("_")
+                    if _IDENTIFIER.match(part):
+                        names.add(part)
     return names
 
 

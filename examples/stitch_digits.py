@@ -89,8 +89,8 @@ print(
 # Cosine and euclidean distance are unchanged by the rotation, so those relative
 # classifiers transfer almost perfectly. L1 and L∞ are not rotation-invariant
 # (they are invariant to permutations and sign flips of the coordinates), so
-# they lose accuracy here: which similarity to use depends on how the two
-# spaces differ. See :doc:`/choosing_similarities`.
+# they can lose accuracy here, L∞ most: which similarity to use depends on how
+# the two spaces differ. See :doc:`/choosing_similarities`.
 import matplotlib.pyplot as plt
 
 labels = [*scores, "absolute"]

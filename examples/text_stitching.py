@@ -137,10 +137,13 @@ import numpy as np
 methods = list(scores)
 positions = np.arange(len(methods))
 fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
-ax.bar(positions - 0.2, [scores[m][0] for m in methods], 0.4, label="same encoder")
-ax.bar(positions + 0.2, [scores[m][1] for m in methods], 0.4, label="stitched L6 → L3")
+for offset, column, label in ((-0.2, 0, "same encoder"), (0.2, 1, "stitched L6 → L3")):
+    bars = ax.bar(
+        positions + offset, [scores[m][column] for m in methods], 0.4, label=label
+    )
+    ax.bar_label(bars, fmt="%.2f", padding=2)
 ax.set_xticks(positions, methods)
-ax.set_ylim(0, 1.1)
+ax.set_ylim(0, 1.15)
 ax.set_ylabel("test accuracy")
 ax.set_title("Trained on MiniLM-L6, tested on each encoder")
 ax.legend(loc="upper left", ncols=2, frameon=False)
@@ -165,7 +168,9 @@ table = stitching_matrix(
     {"MiniLM-L6": X_l6_test, "MiniLM-L3": X_l3_test},
     y_test,
 )
-print(table.pivot(index="train_space", columns="test_space", values="accuracy"))
+print(
+    table.pivot(index="train_space", columns="test_space", values="accuracy").round(3)
+)
 
 # %%
 # The second model was trained with the first one's anchor rows (cloning keeps
