@@ -141,10 +141,11 @@ html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 
 # The example gallery: see _gallery.py for which scripts run and why.
-# The examples train small networks in this process. On a shared 2-core machine,
-# two torch threads contend with the other processes: one 10-epoch attention fit
-# took 45 s with two threads against 1.6 s with one. One thread costs little on
-# an idle machine, so the build uses one.
+# The examples train small networks in this process. On a busy 2-core machine
+# (load 8), two torch threads contend with the other processes: one 10-epoch
+# attention fit took 45 s with two threads against 1.6 s with one. On a nearly
+# idle one the whole build from an empty cache took 190 s with one thread and
+# 177 s with two. One thread bounds the worst case, so the build uses it.
 torch.set_num_threads(1)
 _GALLERY_RUNNABLE, _GALLERY_SKIPPED = _gallery.plan(
     _gallery.gallery_scripts(), require_data=_gallery.require_data_from_env()
