@@ -6,7 +6,13 @@ path component starting with ``_``), and writes one page per public name plus an
 overview (``overview.rst.inc``) that ``api.rst`` includes. The private helper
 modules directly under the package (``sklearn_relrep._backend``, ...) get a
 developer section for the names in their ``__all__`` that no public module
-re-exports.
+re-exports and that the package itself defines (``_compat`` re-exports
+scikit-learn's private helpers, which are not ours to document).
+
+Each public object's page ends with a sphinx-gallery mini-gallery of the
+examples that use it (nothing is shown when none does), and
+:func:`public_aliases` gives ``conf.py`` the numpydoc cross-reference aliases
+that let a bare class name in a type spec link to its page.
 
 A public module whose import fails with :class:`ImportError` (an optional
 dependency is missing) is skipped and reported through ``log``, never as a
@@ -19,8 +25,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -119,10 +126,82 @@ def discover_modules(log: Callable[[str], None] = print):
             attribute
             for attribute in getattr(module, "__all__", ())
             if id(getattr(module, attribute)) not in exported
+            and _defined_in_package(getattr(module, attribute))
         )
         if names:
             private.append(ModuleEntry(name, module, names))
     return public, private, skipped
+
+
+def _defined_in_package(obj) -> bool:
+    """False for a class or function that another package defines."""
+    if not (inspect.isclass(obj) or inspect.isroutine(obj)):
+        return True  # constants carry no module; they are listed where defined
+    owner = getattr(obj, "__module__", None) or ""
+    return owner == PACKAGE or owner.startswith(PACKAGE + ".")
+
+
+def public_aliases(log: Callable[[str], None] = lambda message: None) -> dict:
+    """Bare public class name -> its full dotted path, for numpydoc's type links.
+
+    A class that several public modules export keeps its shortest path.
+    """
+    public, _, _ = discover_modules(log)
+    aliases: dict[str, str] = {}
+    for entry in sorted(public, key=lambda entry: entry.name.count(".")):
+        for name in entry.names:
+            if inspect.isclass(getattr(entry.module, name)):
+                aliases.setdefault(name, f"{entry.name}.{name}")
+    return aliases
+
+
+_PARENTHESISED = re.compile(r"\(([^()]*)\)")
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def documented_docstrings(entries) -> Iterator[str]:
+    """The docstrings of the entries' objects and of the methods the package defines.
+
+    Methods inherited from other packages (``numpy.ndarray``'s, ``torch``'s) are
+    documented upstream and skipped.
+    """
+    for entry in entries:
+        for name in entry.names:
+            obj = getattr(entry.module, name)
+            members = [obj]
+            if inspect.isclass(obj):
+                members += [
+                    value
+                    for _, value in inspect.getmembers(obj, inspect.isroutine)
+                    if _defined_in_package(value)
+                ]
+            for member in members:
+                yield inspect.getdoc(member) or ""
+
+
+def shape_dimension_names(log: Callable[[str], None] = lambda message: None) -> set:
+    """Names used as dimensions in ``of shape (n_samples, n_anchors)`` type specs.
+
+    numpydoc would try to link them as objects; ``conf.py`` tells it not to.
+    """
+    public, private, _ = discover_modules(log)
+    names = set()
+    for docstring in documented_docstrings([*public, *private]):
+        # Type specs are the unindented lines of the numpydoc sections.
+        specs = (
+            line
+            for line in docstring.splitlines()
+            if "shape" in line
+            and not line[:1].isspace()
+            and not line.startswith((">>>", "..."))
+        )
+        for line in specs:
+            for group in _PARENTHESISED.findall(line):
+                for part in group.split(","):
+                    part = part.strip().rstrip("_")
+                    if _IDENTIFIER.match(part):
+                        names.add(part)
+    return names
 
 
 def _heading(text: str, underline: str) -> str:
@@ -157,7 +236,7 @@ def _sklearn_generated_members(cls: type) -> list[str]:
     )
 
 
-def _object_page(module_name: str, name: str, obj) -> str:
+def _object_page(module_name: str, name: str, obj, *, examples: bool) -> str:
     lines = [
         _heading(f"{module_name}.{name}", "="),
         f".. currentmodule:: {module_name}",
@@ -182,7 +261,18 @@ def _object_page(module_name: str, name: str, obj) -> str:
         lines += [
             f"   {line}".rstrip() for line in _constant_doc(module_name, name, obj)
         ]
+    if examples:
+        lines += ["", *_minigallery(f"{module_name}.{name}", name)]
     return "\n".join(lines) + "\n"
+
+
+def _minigallery(full_name: str, name: str) -> list[str]:
+    """The gallery examples that use ``full_name``; renders nothing when none do."""
+    return [
+        f".. minigallery:: {full_name}",
+        f"   :add-heading: Examples using ``{name}``",
+        "   :heading-level: -",
+    ]
 
 
 def _constant_doc(module_name: str, name: str, obj) -> list[str]:
@@ -244,10 +334,13 @@ def _module_section(entry: ModuleEntry, underline: str) -> list[str]:
 def render(public, private, skipped) -> dict[str, str]:
     """Page file name -> text, for the overview and one page per documented name."""
     pages = {}
-    for entry in (*public, *private):
-        for name in entry.names:
-            obj = getattr(entry.module, name)
-            pages[f"{entry.name}.{name}.rst"] = _object_page(entry.name, name, obj)
+    for entries, examples in ((public, True), (private, False)):
+        for entry in entries:
+            for name in entry.names:
+                obj = getattr(entry.module, name)
+                pages[f"{entry.name}.{name}.rst"] = _object_page(
+                    entry.name, name, obj, examples=examples
+                )
 
     overview = []
     for entry in public:
