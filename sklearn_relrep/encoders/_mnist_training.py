@@ -242,9 +242,10 @@ def _fit(
     generator = torch.Generator().manual_seed(seed)
     init_parameters_(model, generator)
     shuffle_seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    criterion = torch.nn.MSELoss if kind == "autoencoder" else torch.nn.CrossEntropyLoss
     net = NeuralNet(
         model,
-        criterion=torch.nn.MSELoss if kind == "autoencoder" else torch.nn.CrossEntropyLoss,
+        criterion=criterion,
         optimizer=torch.optim.Adam,
         lr=learning_rate,
         max_epochs=n_epochs,
@@ -312,7 +313,9 @@ def _save(folder: Path, encoder: MNISTEncoder) -> bool:
         )
         return False
     weights = save_safetensors(state)
-    atomic_write(folder / "model.safetensors", lambda path: Path(path).write_bytes(weights))
+    atomic_write(
+        folder / "model.safetensors", lambda path: Path(path).write_bytes(weights)
+    )
     record = {
         "config": encoder.config,
         "weights_sha256": fingerprint(weights),
