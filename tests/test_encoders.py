@@ -159,6 +159,49 @@ def test_estimator_is_lazy_stateless_and_skipped_by_sklearn_checks(cls, monkeypa
     assert any(issubclass(w.category, SkipTestWarning) for w in caught)
 
 
+@pytest.mark.parametrize("transformers_on", [True, False])
+@pytest.mark.parametrize("hub_on", [True, False])
+def test_model_loading_hides_transformers_bars_and_restores_them(
+    transformers_on, hub_on
+):
+    pytest.importorskip("transformers")
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    def state():
+        return (
+            transformers_logging.is_progress_bar_enabled(),
+            not hub_utils.are_progress_bars_disabled(),
+        )
+
+    before = state()
+    try:
+        (enable if transformers_on else disable)(transformers_logging)
+        (
+            hub_utils.enable_progress_bars
+            if hub_on
+            else hub_utils.disable_progress_bars
+        )()
+        with _text._transformers_progress_bars_hidden():
+            assert state() == (False, False)
+        assert state() == (transformers_on, hub_on)
+    finally:
+        (enable if before[0] else disable)(transformers_logging)
+        (
+            hub_utils.enable_progress_bars
+            if before[1]
+            else hub_utils.disable_progress_bars
+        )()
+
+
+def enable(logging_module):
+    logging_module.enable_progress_bar()
+
+
+def disable(logging_module):
+    logging_module.disable_progress_bar()
+
+
 def test_missing_model_package_names_the_extra(monkeypatch, tmp_path):
     real = importlib.metadata.distribution
 
