@@ -5,30 +5,21 @@ product-of-invariances papers on the offline encoders and data sets: zero-shot
 stitching tables, cross-encoder latent similarity, fine-tuning at stitching time
 and reconstruction stitching. Needs the ``[data]`` extra.
 
-The names are imported lazily (PEP 562), so that the command line parses its
-arguments and prints its help without importing torch or scikit-learn.
+Importing this package, parsing the command line and printing its help load
+neither torch nor scikit-learn; ``run_suite`` is imported on first use.
 """
 
 import importlib
 
-# Public name -> the private module that defines it.
-_EXPORTS = {
-    "EXPERIMENTS": "._settings",
-    "SIZES": "._settings",
-    "main": "._cli",
-    "run_suite": "._suite",
-}
+from ._cli import main
+from ._settings import EXPERIMENTS, SIZES
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["EXPERIMENTS", "SIZES", "main", "run_suite"]
 
 
 def __getattr__(name: str):
-    if name not in _EXPORTS:
+    if name != "run_suite":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    run_suite = importlib.import_module("._suite", __name__).run_suite
+    globals()["run_suite"] = run_suite
+    return run_suite
