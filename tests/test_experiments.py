@@ -80,11 +80,18 @@ def test_runner_smoke_end_to_end(tmp_path, capsys):
     output = tmp_path / "out"
     argv = ["all", "--size", "smoke", "--output", str(output), "--no-progress"]
     assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed, printed_err = captured.out, captured.err
     assert printed.index("Reconstruction MSE") < printed.index(
         "Zero-shot stitching accuracy"
     )
     report = (output / "report.md").read_text()
+    assert (
+        "Device: `" in report
+        and "| text: BBC News | MiniLM-L6, MiniLM-L3 | 150 |" in report
+    )
+    stages = [line for line in printed_err.splitlines() if line.startswith("[")]
+    assert len(stages) == 7 and stages[-1].startswith("[7/7] stitching experiment: ")
     for section in (
         "Zero-shot stitching",
         "Latent similarity",
