@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 __all__ = ["ANCHOR_SELECTIONS", "select_anchor_indices"]
@@ -19,6 +22,11 @@ def _stratified(X, y, n_anchors, rng):
     if y is None:
         raise ValueError("anchor_selection='stratified' needs y; pass y to fit.")
     y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(
+            "anchor_selection='stratified' needs 1-D class labels y; got y of shape "
+            f"{y.shape}. Pass one label per sample, or use anchor_selection='random'."
+        )
     if y.shape[0] != X.shape[0]:
         raise ValueError(
             f"y has {y.shape[0]} samples but X has {X.shape[0]}; they must match."
@@ -53,13 +61,21 @@ def _farthest(X, y, n_anchors, rng):
 
 
 def _kmeans(X, y, n_anchors, rng):
-    kmeans = KMeans(n_clusters=n_anchors, n_init=1, random_state=rng).fit(X)
+    with warnings.catch_warnings():
+        # Fewer distinct points than clusters: handled below.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        kmeans = KMeans(n_clusters=n_anchors, n_init=1, random_state=rng).fit(X)
     sq_dist = ((X - kmeans.cluster_centers_[kmeans.labels_]) ** 2).sum(1)
     chosen = [
         members[np.argmin(sq_dist[members])]
         for members in (np.flatnonzero(kmeans.labels_ == c) for c in range(n_anchors))
         if members.size
     ]
+    missing = n_anchors - len(chosen)
+    if missing:
+        # Empty clusters (duplicate rows): fill up with other rows, at random.
+        unused = np.setdiff1d(np.arange(X.shape[0]), chosen)
+        chosen += rng.choice(unused, size=missing, replace=False).tolist()
     return np.asarray(chosen, dtype=np.intp)
 
 
@@ -91,7 +107,9 @@ def select_anchor_indices(
         ``"random"`` draws uniformly without replacement; ``"stratified"`` draws
         per class of ``y`` in proportion to its size; ``"farthest"`` runs
         farthest-point sampling from a random start; ``"kmeans"`` takes, for each
-        k-means centroid, the member sample nearest to it.
+        k-means centroid, the member sample nearest to it (when duplicate rows
+        leave clusters empty, other rows are drawn at random to make up
+        ``n_anchors``).
     y : array-like of shape (n_samples,), default=None
         Class labels, needed by ``"stratified"``.
     random_state : int, RandomState instance or None, default=None

@@ -3,6 +3,10 @@
 Estimators describe *what* to compute on one block of rows as a function of a
 torch tensor; :func:`map_row_chunks` decides *how*: on which device, in which
 chunks, and into which preallocated output. No estimator loops over chunks.
+
+Inputs may be numpy arrays or torch tensors. A numpy input gives a numpy output
+computed on the requested device; a torch tensor input gives a torch tensor on
+the tensor's own device (scikit-learn's array API convention).
 """
 
 from __future__ import annotations
@@ -10,9 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import sklearn
 import torch
 
-__all__ = ["map_row_chunks", "resolve_device", "to_tensor"]
+__all__ = [
+    "array_api_dispatch",
+    "as_numpy",
+    "is_torch_tensor",
+    "map_row_chunks",
+    "resolve_device",
+    "to_tensor",
+]
+
+_DEVICE_TYPES = ("cpu", "cuda")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -21,8 +35,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Parameters
     ----------
     device : str or torch.device, default="auto"
-        ``"auto"`` picks CUDA when it is available and the CPU otherwise. Any other
-        value is passed to :class:`torch.device`.
+        ``"auto"`` picks CUDA when it is available and the CPU otherwise;
+        ``"cpu"``, ``"cuda"`` and ``"cuda:N"`` name a device.
 
     Returns
     -------
@@ -32,7 +46,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Raises
     ------
     ValueError
-        If ``device`` is not a valid device string.
+        If ``device`` is not a CPU or CUDA device string.
     RuntimeError
         If a CUDA device is requested on a machine without one.
 
@@ -47,7 +61,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"Unknown device {device!r}: {exc}") from exc
+        raise ValueError(
+            f"Unknown device {device!r}: {exc}. Use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from exc
+    if resolved.type not in _DEVICE_TYPES:
+        raise ValueError(
+            f"device={device!r} is not supported; use 'auto', 'cpu', 'cuda' or "
+            "'cuda:N'."
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"device={device!r} was requested but CUDA is not available on this "
@@ -56,29 +77,51 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+def is_torch_tensor(X) -> bool:
+    """Whether ``X`` is a torch tensor."""
+    return isinstance(X, torch.Tensor)
+
+
+def array_api_dispatch() -> bool:
+    """Whether scikit-learn's ``array_api_dispatch`` is switched on."""
+    return bool(sklearn.get_config().get("array_api_dispatch", False))
+
+
+def as_numpy(X):
+    """``X`` itself, or a torch tensor as a numpy array (detached, on the CPU).
+
+    Transformers are not differentiable: a tensor that requires grad is
+    detached, never passed to torch's ``.numpy()`` (which would raise).
+    """
+    if is_torch_tensor(X):
+        return X.detach().cpu().numpy()
+    return X
+
+
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """Move a numpy array to ``device`` without changing its dtype."""
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
 def map_row_chunks(
-    X: np.ndarray,
+    X: np.ndarray | torch.Tensor,
     block_function: Callable[[torch.Tensor], torch.Tensor],
     *,
     n_outputs: int,
     batch_size: int,
     device: torch.device,
-) -> np.ndarray:
+) -> np.ndarray | torch.Tensor:
     """Apply ``block_function`` to row chunks of ``X`` and gather the results.
 
     Memory stays bounded by the output plus one chunk: each chunk of at most
     ``batch_size`` rows is copied to ``device``, mapped, and written into a
-    preallocated numpy array of dtype ``X.dtype``.
+    preallocated output of the dtype of ``X``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Input rows.
+    X : ndarray or torch.Tensor of shape (n_samples, n_features)
+        Input rows. A tensor is computed on its own device (``device`` is then
+        ignored) and gives a tensor.
     block_function : callable
         Maps a tensor of shape ``(b, n_features)`` to one of shape
         ``(b, n_outputs)``.
@@ -87,12 +130,13 @@ def map_row_chunks(
     batch_size : int
         Rows per chunk.
     device : torch.device
-        Where the computation runs.
+        Where the computation runs for a numpy ``X``.
 
     Returns
     -------
-    ndarray of shape (n_samples, n_outputs)
-        The gathered output, with the dtype of ``X``.
+    ndarray or torch.Tensor of shape (n_samples, n_outputs)
+        The gathered output, with the dtype (and, for a tensor, the device) of
+        ``X``.
 
     Examples
     --------
@@ -103,10 +147,17 @@ def map_row_chunks(
     ...                batch_size=2, device=torch.device("cpu")).ravel()
     array([1., 5., 9.], dtype=float32)
     """
-    out = np.empty((X.shape[0], n_outputs), dtype=X.dtype)
+    tensor_input = is_torch_tensor(X)
+    if tensor_input:
+        out = torch.empty((X.shape[0], n_outputs), dtype=X.dtype, device=X.device)
+    else:
+        out = np.empty((X.shape[0], n_outputs), dtype=X.dtype)
     with torch.inference_mode():
         for start in range(0, X.shape[0], batch_size):
             stop = min(start + batch_size, X.shape[0])
-            block = block_function(to_tensor(X[start:stop], device))
-            out[start:stop] = block.cpu().numpy()
+            if tensor_input:
+                out[start:stop] = block_function(X[start:stop].detach())
+            else:
+                block = block_function(to_tensor(X[start:stop], device))
+                out[start:stop] = block.cpu().numpy()
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sklearn
 from sklearn.base import _fit_context
+from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import (
     Hidden,
     Interval,
@@ -20,7 +21,11 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_feature_names_in, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    validate_data,
+)
 
 __all__ = [
     "SUPPORTED_SKLEARN",
@@ -30,7 +35,10 @@ __all__ = [
     "Options",
     "StrOptions",
     "check_feature_names_in",
+    "check_sample_weight",
     "fit_context",
+    "get_namespace",
+    "reject_bool",
     "sklearn_version",
     "validate_data",
     "validate_params",
@@ -40,6 +48,22 @@ SUPPORTED_SKLEARN = (">=1.6", "<1.10")
 
 fit_context = _fit_context
 check_feature_names_in = _check_feature_names_in
+check_sample_weight = _check_sample_weight
+
+
+def reject_bool(estimator, *names: str) -> None:
+    """Raise if an integer parameter was given as a bool.
+
+    scikit-learn's ``Interval(Integral, ...)`` constraint accepts ``True`` and
+    ``False``, since ``bool`` subclasses ``int``; no count is meant that way.
+    """
+    for name in names:
+        value = getattr(estimator, name)
+        if isinstance(value, bool):
+            raise TypeError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be an "
+                f"int, not the bool {value!r}."
+            )
 
 
 def sklearn_version() -> tuple[int, int]:

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import copy
+from numbers import Integral, Real
 
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._stitching_base import FINETUNE_PARTS, BaseStitchingEstimator
+from ._callbacks import TrainOnly
+from ._compat import Interval, StrOptions, validate_params
+from ._stitching_base import BaseStitchingEstimator
 
-__all__ = ["finetune"]
+__all__ = ["FINETUNE_PARTS", "finetune"]
+
+# Which parts of StitchingNetwork each fine-tuning mode trains; the rest is frozen.
+FINETUNE_PARTS = {
+    "blender": ("blender",),
+    "head": ("head",),
+    "all": ("layer_norm", "blender", "head"),
+}
 
 
+@validate_params(
+    {
+        "train": [StrOptions(set(FINETUNE_PARTS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def finetune(
     estimator,
     X,
@@ -25,9 +43,14 @@ def finetune(
 
     Only the chosen part of the :class:`~sklearn_relrep.nn.StitchingNetwork` is
     trained; every other parameter stays bitwise unchanged. ``"blender"`` trains
-    only the attention's query/key/value projections with
-    ``aggregation="attention"`` ("QKV opt"), ``"head"`` only the MLP head ("MLP
-    opt"), ``"all"`` everything. The input estimator is left unchanged.
+    only the blender (the attention's query/key/value projections with
+    ``aggregation="attention"``, "QKV opt"), ``"head"`` only the MLP head ("MLP
+    opt"), ``"all"`` everything. It runs ``max_epochs`` calls of the stitcher's
+    ``partial_fit`` with a :class:`~sklearn_relrep._callbacks.TrainOnly`
+    callback, starting from a fresh optimizer, so that a model gives the same
+    result whether it was just trained or saved and loaded. The targets are
+    validated as :meth:`fit` validates them. The input estimator is left
+    unchanged.
 
     Parameters
     ----------
@@ -41,14 +64,15 @@ def finetune(
     train : {"blender", "head", "all"}, default="blender"
         Which part to train.
     max_epochs : int, default=10
-        Fine-tuning epochs.
+        Fine-tuning epochs, at least 1.
     lr : float or None, default=None
-        Learning rate; the estimator's ``lr`` when None.
+        Learning rate; None means the stitcher's ``lr`` parameter, always
+        (never the rate of an earlier fine-tuning).
 
     Returns
     -------
     estimator
-        A fine-tuned copy of ``estimator``.
+        A fine-tuned copy of ``estimator``, with the same parameters.
 
     Examples
     --------
@@ -65,17 +89,36 @@ def finetune(
     >>> tuned.predict(X).shape
     (150,)
     """
-    if train not in FINETUNE_PARTS:
-        raise ValueError(f"train={train!r} is not one of {sorted(FINETUNE_PARTS)}.")
-    tuned = copy.deepcopy(estimator)
-    stitcher = tuned[-1] if isinstance(tuned, Pipeline) else tuned
+    if isinstance(max_epochs, bool):
+        raise ValueError(f"max_epochs must be a positive int; got {max_epochs!r}.")
+    stitcher = estimator[-1] if isinstance(estimator, Pipeline) else estimator
     if not isinstance(stitcher, BaseStitchingEstimator):
         raise TypeError(
             "finetune needs a StitchingClassifier, a StitchingRegressor or a "
             f"Pipeline ending in one; got {type(stitcher).__name__}."
         )
     check_is_fitted(stitcher)
+    parts = FINETUNE_PARTS[train]
+    module = stitcher.net_.module_
+    if not any(p.numel() for part in parts for p in getattr(module, part).parameters()):
+        raise ValueError(
+            f"aggregation_={stitcher.aggregation_!r} has no learnable blender; "
+            "fine-tune train='head' or 'all' instead."
+        )
+    tuned = copy.deepcopy(estimator)
+    stitcher = tuned[-1] if isinstance(tuned, Pipeline) else tuned
     if isinstance(tuned, Pipeline):
         X = tuned[:-1].transform(X)
-    stitcher._finetune(X, y, train=train, max_epochs=max_epochs, lr=lr)
+    original = stitcher.get_params(deep=False)
+    overrides = {
+        "lr": stitcher.lr if lr is None else lr,
+        "callbacks": [*(original["callbacks"] or []), TrainOnly(parts)],
+    }
+    # set_params also tells partial_fit to start with a fresh optimizer.
+    stitcher.set_params(**overrides)
+    try:
+        for _ in range(max_epochs):
+            stitcher.partial_fit(X, y)
+    finally:
+        stitcher.set_params(**{name: original[name] for name in overrides})
     return tuned

@@ -46,6 +46,7 @@ BlockKernel = Callable[[torch.Tensor], torch.Tensor]
 
 _COSINE_EPS = 1e-12
 _NUMBA_DTYPES = (torch.float32, torch.float64)
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _DISTANCES = frozenset({"euclidean", "l1", "linf"})
 
 
@@ -144,26 +145,87 @@ def warmup(dtypes=("float32", "float64")) -> dict[str, float]:
 # the similarities -----------------------------------------------------------
 
 
+def _exponents(values: torch.Tensor) -> torch.Tensor:
+    """Binary exponents ``e`` with ``values * 2**-e`` of magnitude in [0.5, 1).
+
+    Clamped so that ``2**e`` and ``2**-e`` are normal numbers of the dtype; a zero
+    gets exponent 0. Scaling by such powers of two is exact.
+    """
+    limit = int(np.finfo(_NUMPY_DTYPES[values.dtype]).maxexp) - 2
+    return torch.frexp(values)[1].clamp_(-limit, limit)
+
+
+def _power_of_two(exponents: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return torch.exp2(exponents.to(dtype))
+
+
+def _moderate(magnitudes: torch.Tensor) -> bool:
+    """Whether squares and sums of values of these magnitudes are safe as they are.
+
+    Zeros count as moderate. This reads the tensor back (a device sync on CUDA).
+    """
+    info = np.finfo(_NUMPY_DTYPES[magnitudes.dtype])
+    low, high = 2.0 ** (info.minexp // 3), 2.0 ** (info.maxexp // 3)
+    nonzero = magnitudes[magnitudes > 0]
+    return nonzero.numel() == 0 or bool(
+        (nonzero.min() >= low) & (nonzero.max() <= high)
+    )
+
+
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit norm; zero rows stay zero.
+
+    Rows whose squared norm would over- or underflow are first divided by a
+    power of two near their largest magnitude, which is exact.
+    """
+    row_max = x.abs().amax(1, keepdim=True)
+    if not _moderate(row_max):
+        x = x * _power_of_two(-_exponents(row_max), x.dtype)
+    return F.normalize(x, dim=1, eps=_COSINE_EPS)
+
+
 def _cosine(anchors: torch.Tensor) -> BlockKernel:
-    unit_anchors_t = F.normalize(anchors, dim=1, eps=_COSINE_EPS).T.contiguous()
+    unit_anchors_t = _unit_rows(anchors).T.contiguous()
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(x, dim=1, eps=_COSINE_EPS) @ unit_anchors_t
+        return _unit_rows(x) @ unit_anchors_t
 
     return kernel
 
 
 def _euclidean(anchors: torch.Tensor) -> BlockKernel:
-    center = anchors.mean(0)
+    """``|x - a|`` by the matmul expansion, centred and scaled to stay exact.
+
+    Rows and anchors are centred on the anchors' mean: translation changes no
+    distance, and it stops the expansion ``|x|^2 - 2<x, a> + |a|^2`` from
+    cancelling far from the origin. When squares would over- or underflow, each
+    row is divided by a power of two ``2**e`` at least as large as its and the
+    anchors' largest magnitude and the distance is multiplied back by ``2**e``
+    (exact).
+    """
+    anchor_scale = _power_of_two(_exponents(anchors.abs().amax()), anchors.dtype)
+    center = (anchors / anchor_scale).mean(0) * anchor_scale
     centred = anchors - center
-    centred_t = centred.T.contiguous()
-    anchor_sq_norms = (centred * centred).sum(1)
+    anchor_max = centred.abs().amax()
+    anchor_exponent = _exponents(anchor_max)
+    scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
+    centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
+    centred_sq_norms = (centred * centred).sum(1)
+    scaled_sq_norms = (scaled * scaled).sum(1)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
         x = x - center
-        sq = torch.addmm(anchor_sq_norms, x, centred_t, alpha=-2.0)
-        sq.add_((x * x).sum(1, keepdim=True))
-        return sq.clamp_(min=0.0).sqrt_()
+        row_max = x.abs().amax(1, keepdim=True)
+        if _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
+            sq = torch.addmm(centred_sq_norms, x, centred_t, alpha=-2.0)
+            sq.add_((x * x).sum(1, keepdim=True))
+            return sq.clamp_(min=0.0).sqrt_()
+        exponents = torch.maximum(_exponents(row_max), anchor_exponent)
+        x = x * _power_of_two(-exponents, x.dtype)
+        ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
+        sq = torch.addmm((x * x).sum(1, keepdim=True), x * (-2.0 * ratio), scaled_t)
+        sq.addr_(ratio.square().squeeze(1), scaled_sq_norms)
+        return sq.clamp_(min=0.0).sqrt_().mul_(_power_of_two(exponents, x.dtype))
 
     return kernel
 
@@ -171,11 +233,20 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
 def _minkowski(name: str, p: float) -> Callable[[torch.Tensor], BlockKernel]:
     def prepare(anchors: torch.Tensor) -> BlockKernel:
         numba_kernel = None if anchors.requires_grad else load_kernel(name, anchors)
+        anchor_max = anchors.detach().abs().amax()
 
         def kernel(x: torch.Tensor) -> torch.Tensor:
-            if numba_kernel is not None and _numba_can_take(x, anchors):
+            magnitude = torch.maximum(x.detach().abs().amax(), anchor_max)
+            if (
+                numba_kernel is not None
+                and _numba_can_take(x, anchors)
+                and _moderate(magnitude.reshape(1))
+            ):
                 return numba_kernel(x)
-            return torch.cdist(x, anchors, p=p)
+            # Both sides scaled by the same power of two (exact), so that no
+            # difference or sum over- or underflows; the distance is scaled back.
+            scale = _power_of_two(_exponents(magnitude), x.dtype)
+            return torch.cdist(x / scale, anchors / scale, p=p) * scale
 
         return kernel
 

@@ -19,12 +19,20 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._anchors import ANCHOR_SELECTIONS, select_anchor_indices
-from ._backend import map_row_chunks, resolve_device, to_tensor
+from ._backend import (
+    array_api_dispatch,
+    as_numpy,
+    is_torch_tensor,
+    map_row_chunks,
+    resolve_device,
+)
 from ._compat import (
     Interval,
     StrOptions,
     check_feature_names_in,
     fit_context,
+    get_namespace,
+    reject_bool,
     validate_data,
 )
 from ._kernels import SIMILARITIES, is_distance, prepare_similarity, similarity_name
@@ -34,6 +42,10 @@ from ._state import StateMixin
 __all__ = ["BaseRelativeSpace", "InvariantProductSpace", "RelativeProjector"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+_TORCH_DTYPES = {
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.float64): torch.float64,
+}
 _LAYER_NORM_EPS = 1e-5
 
 
@@ -87,7 +99,9 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
     # fitting -------------------------------------------------------------------
 
     def _fit(self, X, y=None):
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=1)
+        reject_bool(self, "n_anchors", "batch_size")
+        resolve_device(self.device)
+        X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, ensure_min_samples=1)
         names = [similarity_name(s) for s in self._similarity_list()]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -110,7 +124,9 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _check_anchors(self, anchors, n_features: int | None) -> np.ndarray:
-        anchors = check_array(anchors, dtype=_FLOAT_DTYPES, input_name="anchors")
+        anchors = check_array(
+            as_numpy(anchors), dtype=_FLOAT_DTYPES, copy=True, input_name="anchors"
+        )
         if n_features is not None and anchors.shape[1] != n_features:
             raise ValueError(
                 f"anchors have {anchors.shape[1]} features but X has {n_features}; "
@@ -156,11 +172,14 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
 
     # projecting ----------------------------------------------------------------
 
-    def _project(self, X: np.ndarray, *, scale_output: bool = True) -> np.ndarray:
-        device = resolve_device(self.device)
+    def _project(self, X, *, scale_output: bool = True):
+        if is_torch_tensor(X):
+            device, dtype = X.device, X.dtype
+        else:
+            device, dtype = resolve_device(self.device), _TORCH_DTYPES[X.dtype]
 
         def as_tensor(array):
-            return to_tensor(np.asarray(array, dtype=X.dtype), device)
+            return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
 
         mean, scale = as_tensor(self.input_mean_), as_tensor(self.input_scale_)
         offsets, scales = self.output_offset_.tolist(), self.output_scale_.tolist()
@@ -188,18 +207,23 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
                 kernel(x).neg_() if flip else kernel(x)
                 for kernel, flip in zip(kernels, negate, strict=True)
             ]
-            if not scale_output or self.output_scaling is None:
-                return _concat(subspaces)
-            if self.output_scaling == "layer":
+            if scale_output and self.output_scaling == "layer":
                 subspaces = [
                     F.layer_norm(r, (k,), eps=_LAYER_NORM_EPS) for r in subspaces
                 ]
-            else:
+            elif scale_output and self.output_scaling is not None:
                 subspaces = [
                     (r - o) / s
                     for r, o, s in zip(subspaces, offsets, scales, strict=True)
                 ]
-            return _concat(subspaces)
+            out = _concat(subspaces)
+            if not torch.isfinite(out).all():
+                raise ValueError(
+                    f"The relative representation overflows {dtype}: X holds "
+                    f"values up to {x.abs().max().item():.3g} in magnitude. Pass "
+                    "X as float64, or rescale it."
+                )
+            return out
 
         return map_row_chunks(
             X,
@@ -214,17 +238,27 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings in the space the anchors live in.
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Embeddings in the space the anchors live in. A torch tensor gives a
+            torch tensor on the same device when scikit-learn's
+            ``array_api_dispatch`` is on; otherwise it is detached, copied to
+            the CPU and treated as a numpy array. Transforms are never
+            differentiable.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_out)
+        ndarray or torch.Tensor of shape (n_samples, n_features_out)
             The relative representation, of the dtype of ``X`` (float32 stays
             float32, everything else becomes float64).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        if is_torch_tensor(X) and array_api_dispatch():
+            xp, _ = get_namespace(X)
+            X = validate_data(
+                self, X.detach(), dtype=[xp.float64, xp.float32], reset=False
+            )
+            return self._project(X)
+        X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, reset=False)
         return self._project(X)
 
     # re-anchoring --------------------------------------------------------------
@@ -249,9 +283,11 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
         estimator
             A fitted copy that transforms data of width ``n_features_new``. Its
             ``anchors`` parameter is set to the new anchors, so cloning and
-            refitting it keeps them.
+            refitting it keeps them. When ``anchors`` is a DataFrame with string
+            column names, they become the copy's ``feature_names_in_``.
         """
         check_is_fitted(self)
+        columns = getattr(anchors, "columns", None)
         anchors = self._check_anchors(anchors, None)
         if anchors.shape[0] != self.anchors_.shape[0]:
             raise ValueError(
@@ -263,6 +299,8 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
         reanchored.anchors = anchors
         for attribute in ("feature_names_in_", "anchor_indices_"):
             reanchored.__dict__.pop(attribute, None)
+        if columns is not None and all(isinstance(c, str) for c in columns):
+            reanchored.feature_names_in_ = np.asarray(columns, dtype=object)
         reanchored._fit_anchor_statistics(anchors)
         return reanchored
 
@@ -624,7 +662,10 @@ class InvariantProductSpace(BaseRelativeSpace):
 
         Returns
         -------
-        SubspaceArray of shape (n_samples, n_similarities * n_anchors)
-            The product representation, carrying ``layout_``.
+        SubspaceArray or torch.Tensor of shape (n_samples, n_similarities * \
+                n_anchors)
+            The product representation, carrying ``layout_`` (a torch tensor in
+            gives a plain tensor out; see :meth:`RelativeProjector.transform`).
         """
-        return SubspaceArray(super().transform(X), self.layout_)
+        Z = super().transform(X)
+        return Z if is_torch_tensor(Z) else SubspaceArray(Z, self.layout_)

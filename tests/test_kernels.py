@@ -134,15 +134,17 @@ def test_dispatch(similarity, monkeypatch):
 
     monkeypatch.setattr(_kernels, "load_kernel", fake_load_kernel)
     monkeypatch.setattr(
-        torch, "cdist", lambda x, a, p: calls.append(p) or torch.zeros(len(x), len(a))
+        torch,
+        "cdist",
+        lambda x, a, p: calls.append(p) or torch.zeros(len(x), len(a), device=x.device),
     )
     anchors = torch.ones(3, 2)
     kernel = prepare_similarity(similarity, anchors)
     kernel(torch.ones(4, 2))
     kernel(torch.ones(4, 2, requires_grad=True))
     kernel(torch.ones(4, 2, dtype=torch.float64))
-    cuda_x = torch.ones(4, 2, device="meta")  # stands for a CUDA block
-    kernel(cuda_x)
+    # "meta" stands for CUDA: the estimators put anchors and rows on one device.
+    prepare_similarity(similarity, anchors.to("meta"))(torch.ones(4, 2, device="meta"))
     prepare_similarity(similarity, torch.ones(3, 2, requires_grad=True))(
         torch.ones(4, 2)
     )

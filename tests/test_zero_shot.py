@@ -1,4 +1,4 @@
-"""Zero-shot stitching, the stitching matrix, and fine-tuning at stitching time."""
+"""Zero-shot stitching and the stitching matrix."""
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,6 @@ from sklearn_relrep import (
     RelativeProjector,
     StitchingClassifier,
     StitchingRegressor,
-    finetune,
     stitching_matrix,
     zero_shot_stitch,
 )
@@ -147,49 +146,3 @@ def test_stitching_matrix_regression(spaces):
     )
     assert list(table.columns) == ["train_space", "test_space", "mse"]
     assert table["mse"].notna().all()
-
-
-@pytest.mark.parametrize(
-    "train, trained_parts",
-    [
-        ("blender", {"blender"}),
-        ("head", {"head"}),
-        ("all", {"layer_norm", "blender", "head"}),
-    ],
-)
-def test_finetune_trains_only_the_chosen_parts(spaces, model, train, trained_parts):
-    X_a, X_b, y = spaces
-    stitched = zero_shot_stitch(model, X_b[model[0].anchor_indices_])
-    before = _weights(stitched)
-    tuned = finetune(stitched, X_b[:40], y[:40], train=train, max_epochs=3, lr=1e-2)
-    after = _weights(tuned)
-    for key, tensor in after.items():
-        part = key.split(".")[0]
-        if part in trained_parts:
-            assert not torch.equal(tensor, before[key]), f"{key} did not change"
-        else:
-            assert torch.equal(tensor, before[key]), f"{key} changed"
-    for key, tensor in _weights(stitched).items():
-        assert torch.equal(tensor, before[key]), "finetune modified its input"
-    assert tuned.predict(X_b).shape == y.shape
-
-
-def test_blender_finetuning_touches_only_qkv(spaces, model):
-    X_a, _, y = spaces
-    before = _weights(model)
-    tuned = finetune(model, X_a[:40], y[:40], train="blender", max_epochs=2, lr=1e-2)
-    changed = {k for k, v in _weights(tuned).items() if not torch.equal(v, before[k])}
-    assert changed and {k.split(".")[1] for k in changed} <= {"query", "key", "value"}
-
-
-def test_finetune_errors(spaces, model):
-    X_a, _, y = spaces
-    with pytest.raises(ValueError, match="not seen in training"):
-        finetune(model, X_a[:3], np.array([1, 2, 42]))
-    with pytest.raises(ValueError, match="is not one of"):
-        finetune(model, X_a[:3], y[:3], train="everything")
-    concat = StitchingClassifier(max_epochs=1).fit(X_a, y)
-    with pytest.raises(ValueError, match="no learnable blender"):
-        finetune(concat, X_a[:3], y[:3], train="blender")
-    with pytest.raises(TypeError, match="StitchingClassifier"):
-        finetune(model[0], X_a[:3], y[:3])

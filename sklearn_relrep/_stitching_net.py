@@ -1,0 +1,169 @@
+"""The skorch side of the stitchers: the net that trains a StitchingNetwork.
+
+Two pieces sit between the estimators of :mod:`sklearn_relrep._stitching` and
+skorch: :class:`StitchingNet`, a :class:`skorch.NeuralNet` whose loss is
+weighted per sample, and :class:`ShuffledBatches`, the training iterator that
+slices whole tensors instead of collating samples one by one. Neither touches
+torch's global random number generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+__all__ = [
+    "ShuffledBatches",
+    "StitchingNet",
+    "TensorBatchIterator",
+    "batch_iterator",
+    "isolated_torch_rng",
+]
+
+
+def _rows(data, rows):
+    if isinstance(data, Mapping):
+        return {key: value[rows] for key, value in data.items()}
+    return data[rows]
+
+
+def _as_tensors(data):
+    if isinstance(data, Mapping):
+        return {key: torch.as_tensor(value) for key, value in data.items()}
+    return torch.as_tensor(data)
+
+
+class TensorBatchIterator:
+    """Mini-batches sliced from whole tensors: no per-sample ``__getitem__``/collate.
+
+    skorch passes its dataset (a :class:`skorch.dataset.Dataset` or a
+    :class:`torch.utils.data.Subset` of one after the validation split). ``X``
+    may be a tensor or a dict of tensors (the samples and their weights). The
+    batch order comes from a private generator seeded by ``seed``, so the global
+    torch RNG is never touched.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, seed=0, drop_last=False):
+        indices = None
+        if isinstance(dataset, torch.utils.data.Subset):
+            dataset, indices = dataset.dataset, torch.as_tensor(dataset.indices)
+        X, y = _as_tensors(dataset.X), dataset.y
+        y = None if y is None else torch.as_tensor(y)
+        if indices is not None:
+            X, y = _rows(X, indices), (None if y is None else y[indices])
+        self.X, self.y, self.batch_size = X, y, batch_size
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.n_samples = len(dataset) if indices is None else len(indices)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __len__(self):
+        if self.drop_last:
+            return self.n_samples // self.batch_size
+        return -(-self.n_samples // self.batch_size)
+
+    def __iter__(self):
+        order = (
+            torch.randperm(self.n_samples, generator=self.generator)
+            if self.shuffle
+            else None
+        )
+        for batch in range(len(self)):
+            start = batch * self.batch_size
+            rows = (
+                order[start : start + self.batch_size]
+                if order is not None
+                else slice(start, start + self.batch_size)
+            )
+            yield _rows(self.X, rows), (None if self.y is None else self.y[rows])
+
+
+def batch_iterator(dataset, batch_size, shuffle=False, seed=0, **loader_kwargs):
+    """The iterator skorch calls for each epoch.
+
+    Without extra keyword arguments it is a :class:`TensorBatchIterator`; with
+    any (``num_workers``, ``pin_memory``, ``collate_fn``, ... given as
+    ``iterator_train__*``) it is a :class:`torch.utils.data.DataLoader` with a
+    private generator seeded by ``seed``.
+    """
+    drop_last = loader_kwargs.pop("drop_last", False)
+    if not loader_kwargs:
+        return TensorBatchIterator(
+            dataset, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        generator=torch.Generator().manual_seed(int(seed)),
+        **loader_kwargs,
+    )
+
+
+class ShuffledBatches:
+    """The training iterator: a new batch order every epoch, fixed by ``seed``.
+
+    skorch builds the iterator anew at each epoch; this callable draws each
+    epoch's shuffling seed from its own :class:`numpy.random.RandomState`, so
+    the epochs see different orders while a given ``seed`` always gives the same
+    sequence.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self.random_state = np.random.RandomState(self.seed)
+
+    def __call__(self, dataset, batch_size, shuffle=True, **loader_kwargs):
+        seed = int(self.random_state.randint(np.iinfo(np.int32).max))
+        return batch_iterator(
+            dataset, batch_size, shuffle=shuffle, seed=seed, **loader_kwargs
+        )
+
+
+@contextlib.contextmanager
+def isolated_torch_rng(seed: int, device: torch.device):
+    """Run a block with torch seeded by ``seed``, restoring the global RNG after."""
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class StitchingNet(NeuralNet):
+    """A :class:`skorch.NeuralNet` whose loss is a per-sample weighted mean.
+
+    ``X`` is a tensor, or a dict ``{"X": samples, "sample_weight": weights}``;
+    the module only ever sees the samples. The criterion is built with
+    ``reduction="none"`` and must return one loss per sample (or per sample and
+    output, averaged over the outputs); the net then takes the mean of the
+    losses times the weights. A criterion that returns a single number is
+    accepted only without weights.
+    """
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, Mapping):
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        losses = self.criterion_(y_pred, y_true)
+        weights = X.get("sample_weight") if isinstance(X, Mapping) else None
+        if losses.ndim == 0:
+            if weights is not None:
+                raise ValueError(
+                    f"The criterion {type(self.criterion_).__name__} returned one "
+                    "number for the whole batch, so sample weights cannot be "
+                    "applied; use a criterion that accepts reduction='none'."
+                )
+            return losses
+        losses = losses.reshape(len(y_pred), -1).mean(1)
+        if weights is None:
+            return losses.mean()
+        weights = to_tensor(weights, device=self.device).to(losses.dtype)
+        return (losses * weights).mean()
