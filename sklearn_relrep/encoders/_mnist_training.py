@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .._backend import map_row_chunks, resolve_device
 from .._compat import Interval, StrOptions, validate_params
-from .._stitching_base import TensorBatchIterator, isolated_torch_rng
+from .._stitching_net import ShuffledBatches, isolated_torch_rng
 from ..datasets._cache import atomic_write, fingerprint, get_cache_dir
 from ..datasets._mnist import load_mnist
 from ._mnist_models import ARCHITECTURES, KINDS, build_model, init_parameters_
@@ -250,9 +250,8 @@ def _fit(
         lr=learning_rate,
         max_epochs=n_epochs,
         batch_size=batch_size,
-        iterator_train=TensorBatchIterator,
+        iterator_train=ShuffledBatches(shuffle_seed),  # a new order every epoch
         iterator_train__shuffle=True,
-        iterator_train__seed=shuffle_seed,
         train_split=None,
         callbacks=[("progress", TrainingProgressBar(description, enabled=progress))],
         predict_nonlinearity=None,
