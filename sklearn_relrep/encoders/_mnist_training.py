@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -21,8 +17,9 @@ from tqdm.auto import tqdm
 from .._backend import map_row_chunks, resolve_device
 from .._compat import Interval, StrOptions, validate_params
 from .._stitching_net import ShuffledBatches, isolated_torch_rng
-from ..datasets._cache import atomic_write, fingerprint, get_cache_dir
+from ..datasets._cache import fingerprint, get_cache_dir
 from ..datasets._mnist import load_mnist
+from ._mnist_cache import load_cached_model, save_model
 from ._mnist_models import ARCHITECTURES, KINDS, build_model, init_parameters_
 
 __all__ = ["MNISTEncoder", "TrainingProgressBar", "train_mnist_encoder"]
@@ -265,68 +262,6 @@ def _fit(
     return net.history
 
 
-def _all_finite(state: dict) -> bool:
-    return all(bool(torch.isfinite(tensor).all()) for tensor in state.values())
-
-
-def _load_cached(folder: Path, config: dict):
-    """The cached encoder, or None if missing, partial, edited or not finite."""
-    try:
-        stored = json.loads((folder / "config.json").read_text())
-        if stored["config"] != config:
-            return None
-        weights = (folder / "model.safetensors").read_bytes()
-        if fingerprint(weights) != stored["weights_sha256"]:
-            return None
-        state = load_safetensors(weights)
-        if not _all_finite(state):
-            return None
-        model = build_model(
-            config["arch"],
-            config["kind"],
-            n_pixels=config["n_pixels"],
-            latent_dim=config["latent_dim"],
-            n_classes=len(config["classes"] or ()),
-        )
-        model.load_state_dict(state, strict=True)
-        history = History(stored["history"])
-    except Exception:  # a missing, partial or corrupt entry: retrain
-        return None
-    return MNISTEncoder(model, config, history)
-
-
-def _save(folder: Path, encoder: MNISTEncoder) -> bool:
-    """Cache ``encoder`` (weights first, then the config that holds their digest).
-
-    A model with a NaN or infinite weight is not cached; returns whether it was.
-    A writer killed between the two files leaves a config whose digest does not
-    match the weights, so the entry is retrained.
-    """
-    state = {k: v.contiguous() for k, v in encoder.model.state_dict().items()}
-    if not _all_finite(state):
-        warnings.warn(
-            f"Training {encoder!r} gave NaN or infinite weights; the model is "
-            "returned but not cached. Try a smaller learning_rate.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return False
-    weights = save_safetensors(state)
-    atomic_write(
-        folder / "model.safetensors", lambda path: Path(path).write_bytes(weights)
-    )
-    record = {
-        "config": encoder.config,
-        "weights_sha256": fingerprint(weights),
-        "history": encoder.history.to_list(),
-        "torch_version": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-    }
-    text = json.dumps(record, indent=2, sort_keys=True)
-    atomic_write(folder / "config.json", lambda path: Path(path).write_text(text))
-    return True
-
-
 @validate_params(
     {
         "arch": [StrOptions(set(ARCHITECTURES))],
@@ -466,8 +401,9 @@ def train_mnist_encoder(
         / "mnist_models"
         / (f"{arch}-{kind}-seed{seed}-ep{n_epochs}-n{X.shape[0]}-{key}")
     )
-    if use_cache and (cached := _load_cached(folder, config)) is not None:
-        return cached
+    if use_cache and (cached := load_cached_model(folder, config)) is not None:
+        model, history = cached
+        return MNISTEncoder(model, config, history)
     model = build_model(
         arch,
         kind,
@@ -490,5 +426,5 @@ def train_mnist_encoder(
     )
     encoder = MNISTEncoder(model, config, history)
     if use_cache:
-        _save(folder, encoder)
+        save_model(folder, encoder.model, config, history, description=repr(encoder))
     return encoder
