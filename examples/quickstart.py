@@ -6,7 +6,7 @@ MiniLM-L3 (B). Each pipeline turns A's embeddings into relative representations
 stitching then swaps in B's embeddings of the same anchor articles, and the
 classifier reads B's space with nothing retrained.
 
-Needs the ``[data]`` extra. The first run encodes the 2124 articles (about three
+Needs the ``[data]`` extra. The first run encodes the 2124 articles (three and a half
 minutes on two cores); the embeddings are cached, and later runs take seconds.
 Run with ``python examples/quickstart.py``.
 """

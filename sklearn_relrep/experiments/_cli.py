@@ -32,8 +32,8 @@ seeds. Writes a Markdown (and reStructuredText) report with PNG figures, and
 prints the result tables."""
 
 EPILOG = """\
-First time? Run the quick suite first, "{prog} all --size quick" (a few minutes,
-encoding and training included), then the full one, "{prog} all" (about 15
+First time? Run the quick suite first, "{prog} all --size quick" (3 minutes,
+encoding and training included), then the full one, "{prog} all" (about 21
 minutes on an idle 2-core machine from an empty cache; much longer on a busy
 one). Encoded texts and trained encoders are cached, so later runs are faster.
 
@@ -42,8 +42,9 @@ one). Encoded texts and trained encoders are cached, so later runs are faster.
 ALL_HELP = (
     "Runs the four experiments in order (similarity, finetune, reconstruction, "
     "stitching) and writes one report.",
-    "about 15 minutes at --size full and 4 minutes at --size quick, on an idle "
-    "2-core machine from an empty cache (encoding and training included)",
+    "about 21 minutes at --size full and 3 minutes at --size quick, on an idle "
+    "2-core machine from an empty cache (encoding and training included); "
+    "longer on a busy machine",
 )
 
 

@@ -93,36 +93,36 @@ DATA_LIMITS = {"text": (1699, 425), "vision": (50000, 10000)}
 # the similarity metrics, without enough rows.
 MIN_SAMPLES = 20
 
-# What each experiment does and how long it takes on an idle 2-core machine with
-# the embeddings and encoders already cached; the first run also encodes and
-# trains (see the README).
+# What each experiment does and how long it took on an idle 2-core machine (the
+# stage lines of one run); building the domains comes on top: 1.5 minutes at
+# --size full from an empty cache, seconds once cached (see the README).
 EXPERIMENT_HELP = {
     "similarity": (
         "Latent similarity across encoders: for each pair of spaces, compares the "
         "test samples' representations under each projection (absolute, each "
         "single similarity, the product) with mean cosine, mutual 10-NN Jaccard, "
         "retrieval MRR and linear CKA.",
-        "about 1 minute at --size full, 20 s at quick",
+        "about 10 seconds at --size full or quick",
     ),
     "finetune": (
         "Fine-tuning at stitching time: a product space with the attention blender "
         "is trained on one space, stitched zero-shot to another, then fine-tuned "
         "with N labelled target samples, the blender only (QKV opt) or the head "
         "only (MLP opt).",
-        "about 2 minutes at --size full, 30 s at quick",
+        "about 2 minutes at --size full, 20 seconds at quick",
     ),
     "reconstruction": (
         "Reconstruction stitching: a decoder trained on one MNIST autoencoder's "
         "relative latents decodes another autoencoder's, zero-shot; reports the "
         "pixel MSE and draws a grid of reconstructions. Uses only the vision data.",
-        "about 1 minute at --size full, 20 s at quick",
+        "about 4.5 minutes at --size full, 30 seconds at quick",
     ),
     "stitching": (
         "Zero-shot stitching: every representation (absolute, each single "
         "similarity, the product with each aggregation) is trained on each "
         "encoder's space and tested on every other's, over several seeds; the "
         "main result table.",
-        "about 6 minutes at --size full, 1 minute at quick",
+        "about 12.5 minutes at --size full, 1 minute at quick",
     ),
 }
 
