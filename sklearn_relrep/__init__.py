@@ -6,7 +6,7 @@ The public names are imported lazily, on first use (PEP 562), so that
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 # Public name -> the private module that defines it.
 _EXPORTS = {
