@@ -1,4 +1,13 @@
-"""Neighbourhood metrics: mutual k-NN Jaccard overlap and cross-space MRR."""
+"""Neighbourhood metrics: mutual k-NN Jaccard overlap and cross-space MRR.
+
+Both are exact brute force in blocks of rows: each block of similarities is
+reduced at once (a top-k selection, or counts against the counterpart), so
+memory is bounded by the blocks and never reaches ``n x n``.
+
+Ties are resolved in expectation over a uniformly random order of the tied
+candidates, never by position, so two spaces whose neighbourhoods are
+undetermined (many equal similarities) do not agree by accident.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +15,69 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from scipy.special import digamma
 
-from .._backend import resolve_device, to_tensor
-from ._common import check_n_neighbors, check_paired, row_blocks, rows_per_block
+from .._backend import resolve_device
+from .._compat import Interval, StrOptions, validate_params
+from ._common import check_distinct_rows, check_paired, row_blocks, rows_per_block
+from ._spaces import (
+    PreparedSpace,
+    euclidean_frame,
+    prepare,
+    prepare_cosine,
+    prepare_euclidean,
+)
 
 __all__ = ["knn_jaccard_score", "mean_reciprocal_rank"]
 
 _METRICS = {"cosine", "euclidean"}
 
 
-def _prepare(X: np.ndarray, metric: str, device: torch.device) -> torch.Tensor:
-    """Rows as a tensor on ``device``, unit-normalised for the cosine."""
-    tensor = to_tensor(X, device)
-    if metric == "cosine":
-        return torch.nn.functional.normalize(tensor, dim=1)
-    return tensor
+def _check_n_neighbors(n_neighbors: int, n_samples: int) -> None:
+    """Raise unless a neighbourhood of ``n_neighbors`` can differ between spaces."""
+    if n_neighbors > n_samples - 2:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} must be at most n_samples - 2 = "
+            f"{n_samples - 2}: with n_samples - 1 neighbours every neighbourhood "
+            "holds all the other samples, and the score is 1 whatever the data."
+        )
 
 
-def _similarity(queries: torch.Tensor, keys: torch.Tensor, metric: str) -> torch.Tensor:
-    """Higher-is-closer similarity: cosine, or the negated squared distance."""
-    if metric == "cosine":
-        return queries @ keys.T
-    squared = queries.square().sum(1, keepdim=True) + keys.square().sum(1)
-    return squared.addmm_(queries, keys.T, alpha=-2.0).neg_()
+class _Neighborhoods:
+    """The k nearest other rows of rows ``start:stop`` in one prepared space."""
+
+    def __init__(self, space: PreparedSpace, start: int, stop: int, k: int):
+        queries = space.queries(start, stop)
+        self.similarity = space.similarity(queries)
+        self.similarity[:, start:stop].fill_diagonal_(-torch.inf)
+        top = self.similarity.topk(k + 1, dim=1)
+        self.indices = top.indices[:, :k]
+        self.kth = top.values[:, k - 1]
+        self.tolerance = space.tolerance(queries)
+        # Rows whose k-th and (k + 1)-th neighbours tie: the set is not unique.
+        self.tied = top.values[:, k] >= self.kth - self.tolerance
+        self.k = k
+
+    def membership(self, rows: torch.Tensor) -> torch.Tensor:
+        """P(j is among the k nearest of each row) under random tie-breaking."""
+        similarity = self.similarity[rows]
+        kth = self.kth[rows, None]
+        tolerance = self.tolerance[rows, None]
+        above = similarity > kth + tolerance
+        band = (similarity >= kth - tolerance) & ~above
+        free_places = self.k - above.sum(1, keepdim=True).double()
+        share = free_places / band.sum(1, keepdim=True).double()
+        return above.double() + band.double() * share
 
 
-def _nearest_neighbors(
-    X: np.ndarray,
-    n_neighbors: int,
-    *,
-    metric: str,
-    block_rows: int,
-    device: torch.device,
-) -> np.ndarray:
-    """Indices of each row's ``n_neighbors`` nearest other rows, in blocks."""
-    points = _prepare(X, metric, device)
-    neighbors = np.empty((X.shape[0], n_neighbors), dtype=np.int64)
-    with torch.inference_mode():
-        for start, stop in row_blocks(X.shape[0], block_rows):
-            similarity = _similarity(points[start:stop], points, metric)
-            similarity[:, start:stop].fill_diagonal_(-torch.inf)
-            top = similarity.topk(n_neighbors, dim=1, sorted=False).indices
-            neighbors[start:stop] = top.cpu().numpy()
-    return neighbors
+def _shared_neighbors(first: _Neighborhoods, second: _Neighborhoods) -> np.ndarray:
+    """Expected size of the overlap of each row's two neighbourhoods."""
+    matches = first.indices[:, :, None] == second.indices[:, None, :]
+    shared = matches.any(dim=2).sum(dim=1).double()
+    tied = torch.nonzero(first.tied | second.tied).ravel()
+    if tied.numel():
+        shared[tied] = (first.membership(tied) * second.membership(tied)).sum(1)
+    return shared.cpu().numpy()
 
 
 @validate_params(
@@ -78,8 +106,21 @@ def knn_jaccard_score(
     ``n_neighbors`` nearest other samples in each space (the sample itself is
     excluded); the score is the mean over samples of
     ``|N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|``. Neighbours are found by exact
-    brute force in blocks of ``batch_size x n_samples`` similarities, so no
-    ``n x n`` matrix is built; ties are broken arbitrarily.
+    brute force in blocks of ``batch_size x n_samples`` similarities, each
+    reduced to its top ``k`` at once, so no ``n x n`` matrix is built.
+
+    **Ties.** When the ``k``-th and ``(k + 1)``-th neighbours of a sample are
+    equally similar (to within rounding), its neighbourhood is not unique. Each
+    candidate ``j`` is then in it with probability ``p(j)`` under a random order
+    of the tied candidates, and the overlap ``s`` in ``s / (2k - s)`` is its
+    expectation ``sum_j p_X(j) p_Y(j)``. Two spaces whose neighbourhoods are
+    undetermined therefore score near chance, not 1.
+
+    **Magnitude** does not matter: rows are rescaled by powers of two (exact)
+    and, for the Euclidean metric, centred where needed, so ``X * 1e30`` gives
+    the same score as ``X``. A space whose rows are all identical (or, for the
+    cosine, all parallel), or a cosine with an all-zero row, raises
+    ``ValueError``.
 
     Parameters
     ----------
@@ -89,7 +130,8 @@ def knn_jaccard_score(
         The same samples, in the same order, in the second space. The widths
         may differ: neighbourhoods are computed within each space.
     n_neighbors : int, default=10
-        ``k``; must be smaller than ``n_samples``.
+        ``k``; at most ``n_samples - 2`` (with ``n_samples - 1`` every
+        neighbourhood is all other samples and the score is always 1).
     metric : {"cosine", "euclidean"}, default="cosine"
         How neighbours are ranked within each space.
     batch_size : int, default=None
@@ -120,16 +162,19 @@ def knn_jaccard_score(
     True
     """
     X, Y = check_paired(X, Y)
-    check_n_neighbors(n_neighbors, X.shape[0])
+    _check_n_neighbors(n_neighbors, X.shape[0])
     device = resolve_device(device)
-    block_rows = rows_per_block(batch_size, X.shape[0])
-    options = {"metric": metric, "block_rows": block_rows, "device": device}
-    neighbors_x = _nearest_neighbors(X, n_neighbors, **options)
-    neighbors_y = _nearest_neighbors(Y, n_neighbors, **options)
+    space_x = prepare(X, "X", metric, device)
+    space_y = prepare(Y, "Y", metric, device)
     shared = np.empty(X.shape[0])
-    for start, stop in row_blocks(X.shape[0], rows_per_block(None, n_neighbors**2)):
-        matches = neighbors_x[start:stop, :, None] == neighbors_y[start:stop, None, :]
-        shared[start:stop] = matches.any(axis=2).sum(axis=1)
+    with torch.inference_mode():
+        for start, stop in row_blocks(
+            X.shape[0], rows_per_block(batch_size, X.shape[0])
+        ):
+            shared[start:stop] = _shared_neighbors(
+                _Neighborhoods(space_x, start, stop, n_neighbors),
+                _Neighborhoods(space_y, start, stop, n_neighbors),
+            )
     return float(np.mean(shared / (2 * n_neighbors - shared)))
 
 
@@ -155,9 +200,19 @@ def mean_reciprocal_rank(
 
     Row ``i`` of ``X`` is the query and all rows of ``Y`` are the candidates,
     ranked by similarity to it; ``rank_i`` is 1 plus the number of candidates
-    strictly more similar than the true counterpart ``Y[i]`` (ties count in the
-    counterpart's favour). The score is ``mean(1 / rank_i)``. Similarities are
-    computed in blocks of ``batch_size x n_samples``.
+    more similar than the true counterpart ``Y[i]``. Candidates exactly as
+    similar as the counterpart (to within rounding) are ordered at random, in
+    expectation: with ``g`` better and ``t`` tied candidates, ``1 / rank_i`` is
+    the mean of ``1 / r`` for ``r`` from ``g + 1`` to ``g + t + 1``. So a query
+    that ties with every candidate scores at chance level, never 1. The score
+    is ``mean(1 / rank_i)``. Similarities are computed in blocks of
+    ``batch_size x n_samples``, each reduced at once to counts.
+
+    Magnitude does not matter: both spaces are rescaled by powers of two
+    (exact; for the Euclidean metric by one common factor and centre, which
+    keep every ranking). A space whose rows are all identical (or, for the
+    cosine, all parallel), or a cosine with an all-zero row, raises
+    ``ValueError``.
 
     Retrieval compares coordinates of ``X`` with coordinates of ``Y``, so both
     must live in one coordinate system: pass relative representations built on
@@ -202,13 +257,37 @@ def mean_reciprocal_rank(
     """
     X, Y = check_paired(X, Y, same_width=True)
     device = resolve_device(device)
-    queries, keys = _prepare(X, metric, device), _prepare(Y, metric, device)
-    ranks = np.empty(X.shape[0])
+    if metric == "cosine":
+        queries, keys = prepare_cosine(X, "X", device), prepare_cosine(Y, "Y", device)
+    else:
+        check_distinct_rows(X, "X", "The Euclidean retrieval")
+        check_distinct_rows(Y, "Y", "The Euclidean retrieval")
+        frame = euclidean_frame(X, Y)
+        queries = prepare_euclidean(X, frame, device)
+        keys = prepare_euclidean(Y, frame, device)
+    reciprocal_ranks = np.empty(X.shape[0])
     with torch.inference_mode():
         for start, stop in row_blocks(
             X.shape[0], rows_per_block(batch_size, X.shape[0])
         ):
-            similarity = _similarity(queries[start:stop], keys, metric)
-            counterpart = similarity[:, start:stop].diagonal()[:, None]
-            ranks[start:stop] = (similarity > counterpart).sum(1).cpu().numpy() + 1
-    return float(np.mean(1.0 / ranks))
+            reciprocal_ranks[start:stop] = _expected_reciprocal_ranks(
+                queries, keys, start, stop
+            )
+    return float(np.mean(reciprocal_ranks))
+
+
+def _expected_reciprocal_ranks(
+    queries: PreparedSpace, keys: PreparedSpace, start: int, stop: int
+) -> np.ndarray:
+    """``E[1 / rank]`` of each counterpart, tied candidates in random order."""
+    rows = queries.queries(start, stop)
+    similarity = keys.similarity(rows)
+    counterpart = similarity[:, start:stop].diagonal()[:, None]
+    tolerance = keys.tolerance(rows)[:, None]
+    better = (similarity > counterpart + tolerance).sum(1).cpu().numpy()
+    at_least = (similarity >= counterpart - tolerance).sum(1).cpu().numpy()
+    ties = at_least - better - 1
+    # The counterpart's rank is uniform on better + 1 .. better + ties + 1:
+    # the mean of 1 / rank is a difference of harmonic numbers over ties + 1.
+    harmonic = (digamma(better + ties + 2.0) - digamma(better + 1.0)) / (ties + 1)
+    return np.where(ties == 0, 1.0 / (better + 1.0), harmonic)

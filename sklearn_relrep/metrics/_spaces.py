@@ -1,0 +1,180 @@
+"""Spaces prepared for exact, blockwise similarity search at any magnitude.
+
+A prepared space turns a block of query rows into a block of similarities to
+every row of the space, "higher is closer": the cosine, or ``2 <q, k> - |k|^2``
+(the negated squared Euclidean distance up to the query's own ``|q|^2``, which
+does not change any ranking of one query's candidates).
+
+Magnitude is handled exactly. Rows are rescaled by powers of two (no rounding)
+whenever the raw values could overflow or underflow in the products, and a
+Euclidean space far from the origin is centred first, so the expansion of the
+squared distance does not cancel catastrophically. When neither is needed the
+input array is used in place, without a copy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._common import (
+    as_tensor,
+    binary_exponent,
+    check_distinct_rows,
+    check_no_zero_rows,
+    row_blocks,
+    row_max_abs,
+    rows_per_block,
+)
+
+# Binary exponents of the values that are used in place: products and sums of
+# d squares stay far inside the dtype's range.
+_SAFE_EXPONENT = {np.dtype(np.float32): 30, np.dtype(np.float64): 250}
+# Similarities within this many units of rounding (times sqrt(n_features)) of
+# each other count as tied: they are equal up to the order of summation.
+_TIE_ULPS = 4.0
+
+
+def _chunks(X: np.ndarray):
+    for start, stop in row_blocks(X.shape[0], rows_per_block(None, X.shape[1])):
+        yield start, stop, X[start:stop].astype(np.float64)
+
+
+class PreparedSpace:
+    """Rows ready for blockwise similarities; build with :func:`prepare_cosine`
+    or :func:`prepare_euclidean`."""
+
+    def __init__(self, points, *, metric, inverse_norms=None, squared_norms=None):
+        self.points = points
+        self.metric = metric
+        self.inverse_norms = inverse_norms
+        self.negated_squared_norms = None if squared_norms is None else -squared_norms
+        eps = torch.finfo(points.dtype).eps
+        self.tie_scale = _TIE_ULPS * math.sqrt(points.shape[1]) * eps
+        if metric == "euclidean":
+            self.largest_norm = float(squared_norms.max().sqrt())
+
+    def queries(self, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` as queries (unit rows for the cosine)."""
+        rows = self.points[start:stop]
+        if self.inverse_norms is not None:
+            rows = rows * self.inverse_norms[start:stop, None]
+        return rows
+
+    def similarity(self, queries: torch.Tensor) -> torch.Tensor:
+        """``(n_queries, n_samples)`` similarities of the queries to every row."""
+        if self.metric == "cosine":
+            block = queries @ self.points.T
+            if self.inverse_norms is not None:
+                block.mul_(self.inverse_norms)
+            return block
+        return torch.addmm(
+            self.negated_squared_norms, queries, self.points.T, alpha=2.0
+        )
+
+    def tolerance(self, queries: torch.Tensor) -> torch.Tensor:
+        """Per query: how close two similarities must be to count as tied."""
+        if self.metric == "cosine":
+            return torch.full(
+                (queries.shape[0],),
+                self.tie_scale,
+                dtype=queries.dtype,
+                device=queries.device,
+            )
+        reach = torch.linalg.vector_norm(queries, dim=1) + self.largest_norm
+        return self.tie_scale * reach.square()
+
+
+def prepare_cosine(X: np.ndarray, name: str, device: torch.device) -> PreparedSpace:
+    """Prepare ``X`` for cosine similarities; reject zero or all-parallel rows."""
+    largest = row_max_abs(X)
+    check_no_zero_rows(largest, name)
+    exponents = binary_exponent(largest)
+    limit = _SAFE_EXPONENT[X.dtype]
+    in_place = exponents.min() >= -limit and exponents.max() <= limit
+    unit = np.empty(X.shape, dtype=X.dtype) if not in_place else None
+    inverse_norms = np.empty(X.shape[0])
+    first_direction = None
+    all_parallel = True
+    for start, stop, block in _chunks(X):
+        block = np.ldexp(block, -exponents[start:stop, None])
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        if first_direction is None:
+            first_direction = block[0]
+        tolerance = 8 * np.finfo(X.dtype).eps
+        all_parallel &= bool(np.all(np.abs(block - first_direction) <= tolerance))
+        if in_place:
+            raw = X[start:stop].astype(np.float64)
+            inverse_norms[start:stop] = 1.0 / np.linalg.norm(raw, axis=1)
+        else:
+            unit[start:stop] = block
+    if all_parallel:
+        raise ValueError(
+            f"The cosine neighbourhoods of {name} are undefined: all its rows point "
+            "in the same direction, so every cosine between them is 1."
+        )
+    if not in_place:
+        return PreparedSpace(as_tensor(unit, device), metric="cosine")
+    return PreparedSpace(
+        as_tensor(X, device),
+        metric="cosine",
+        inverse_norms=torch.from_numpy(inverse_norms.astype(X.dtype)).to(device),
+    )
+
+
+def euclidean_frame(*spaces: np.ndarray) -> tuple[int, np.ndarray, bool]:
+    """A common scale and centre for Euclidean search in one or two spaces.
+
+    Returns ``(exponent, centre, in_place)``: distances are computed on
+    ``(X - centre * 2**exponent) * 2**-exponent``, and ``in_place`` says that the
+    raw values can be used as they are (moderate magnitudes, and the mean no
+    farther from the origin than the typical distance to the mean).
+    """
+    exponent = int(binary_exponent(max(row_max_abs(X).max() for X in spaces)))
+    n_rows = sum(X.shape[0] for X in spaces)
+    total = np.zeros(spaces[0].shape[1])
+    total_squares = 0.0
+    for X in spaces:
+        for _, _, block in _chunks(X):
+            block = np.ldexp(block, -exponent)
+            total += block.sum(axis=0)
+            total_squares += float(np.sum(block**2))
+    centre = total / n_rows
+    offset = float(centre @ centre)
+    spread = total_squares / n_rows - offset
+    limit = _SAFE_EXPONENT[spaces[0].dtype]
+    in_place = -limit <= exponent <= limit and offset <= spread
+    return exponent, centre, in_place
+
+
+def prepare_euclidean(
+    X: np.ndarray, frame: tuple[int, np.ndarray, bool], device: torch.device
+) -> PreparedSpace:
+    """Prepare ``X`` for Euclidean search in the frame of :func:`euclidean_frame`."""
+    exponent, centre, in_place = frame
+    points = X if in_place else np.empty(X.shape, dtype=X.dtype)
+    squared_norms = np.empty(X.shape[0])
+    for start, stop, block in _chunks(X):
+        if not in_place:
+            block = np.ldexp(block, -exponent) - centre
+            points[start:stop] = block
+        squared_norms[start:stop] = np.sum(
+            points[start:stop].astype(np.float64) ** 2, 1
+        )
+    return PreparedSpace(
+        as_tensor(points, device),
+        metric="euclidean",
+        squared_norms=torch.from_numpy(squared_norms.astype(X.dtype)).to(device),
+    )
+
+
+def prepare(
+    X: np.ndarray, name: str, metric: str, device: torch.device
+) -> PreparedSpace:
+    """Prepare one space on its own (its own scale and centre)."""
+    if metric == "cosine":
+        return prepare_cosine(X, name, device)
+    check_distinct_rows(X, name, "The Euclidean neighbourhood")
+    return prepare_euclidean(X, euclidean_frame(X), device)
