@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -66,6 +67,11 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _blocked_products(queries, keys) -> None:
     import torch
 
@@ -102,12 +108,15 @@ def worker(task: str, n_samples: int, width: int) -> None:
     _run_task(task, X[:2000], Y[:2000])  # warm up threads and allocators
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_kib("VmRSS")
+    cpu_start = _cpu_seconds()
     start = time.perf_counter()
     value = _run_task(task, X, Y)
     seconds = time.perf_counter() - start
+    cpu_seconds = _cpu_seconds() - cpu_start
     record = {
         "task": task,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "value": value,
         "rss_before_mib": before / 1024,
         "peak_rss_mib": _status_kib("VmHWM") / 1024,

@@ -284,9 +284,10 @@ def _expected_reciprocal_ranks(
     similarity = keys.similarity(rows)
     counterpart = similarity[:, start:stop].diagonal()[:, None]
     tolerance = keys.tolerance(rows)[:, None]
-    better = (similarity > counterpart + tolerance).sum(1).cpu().numpy()
-    at_least = (similarity >= counterpart - tolerance).sum(1).cpu().numpy()
-    ties = at_least - better - 1
+    flags = torch.gt(similarity, counterpart + tolerance)
+    better = flags.sum(1, dtype=torch.int32).cpu().numpy()
+    torch.ge(similarity, counterpart - tolerance, out=flags)
+    ties = flags.sum(1, dtype=torch.int32).cpu().numpy() - better - 1
     # The counterpart's rank is uniform on better + 1 .. better + ties + 1:
     # the mean of 1 / rank is a difference of harmonic numbers over ties + 1.
     harmonic = (digamma(better + ties + 2.0) - digamma(better + 1.0)) / (ties + 1)

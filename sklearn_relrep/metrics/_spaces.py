@@ -14,8 +14,6 @@ input array is used in place, without a copy.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -32,8 +30,8 @@ from ._common import (
 # Binary exponents of the values that are used in place: products and sums of
 # d squares stay far inside the dtype's range.
 _SAFE_EXPONENT = {np.dtype(np.float32): 30, np.dtype(np.float64): 250}
-# Similarities within this many units of rounding (times sqrt(n_features)) of
-# each other count as tied: they are equal up to the order of summation.
+# Similarities within this many units of rounding of each other count as
+# tied: duplicated rows give equal similarities up to the last bits.
 _TIE_ULPS = 4.0
 
 
@@ -52,7 +50,7 @@ class PreparedSpace:
         self.inverse_norms = inverse_norms
         self.negated_squared_norms = None if squared_norms is None else -squared_norms
         eps = torch.finfo(points.dtype).eps
-        self.tie_scale = _TIE_ULPS * math.sqrt(points.shape[1]) * eps
+        self.tie_scale = _TIE_ULPS * eps
         if metric == "euclidean":
             self.largest_norm = float(squared_norms.max().sqrt())
 
