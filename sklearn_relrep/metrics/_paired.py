@@ -69,7 +69,9 @@ def mean_cosine_similarity(X, Y) -> float:
     >>> mean_cosine_similarity(X, [[3.0, 0.0], [0.0, -1.0]])
     0.0
     """
-    X, Y = check_paired(X, Y, min_samples=1, same_width=True)
+    X, Y = check_paired(X, Y, same_width=True)
+    check_distinct_rows(X, "X", "The mean cosine")
+    check_distinct_rows(Y, "Y", "The mean cosine")
     distances = paired_cosine_distances(
         _magnitude_free(X, "X", "cosine"), _magnitude_free(Y, "Y", "cosine")
     )
