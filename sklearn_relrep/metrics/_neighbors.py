@@ -26,11 +26,13 @@ from ._spaces import (
     prepare,
     prepare_cosine,
     prepare_euclidean,
+    tie_tolerance,
 )
 
 __all__ = ["knn_jaccard_score", "mean_reciprocal_rank"]
 
 _METRICS = {"cosine", "euclidean"}
+_TIED_ROWS_PER_STEP = 16
 
 
 def _check_n_neighbors(n_neighbors: int, n_samples: int) -> None:
@@ -53,7 +55,7 @@ class _Neighborhoods:
         top = self.similarity.topk(k + 1, dim=1)
         self.indices = top.indices[:, :k]
         self.kth = top.values[:, k - 1]
-        self.tolerance = space.tolerance(queries)
+        self.tolerance = tie_tolerance(self.kth)
         # Rows whose k-th and (k + 1)-th neighbours tie: the set is not unique.
         self.tied = top.values[:, k] >= self.kth - self.tolerance
         self.k = k
@@ -75,8 +77,9 @@ def _shared_neighbors(first: _Neighborhoods, second: _Neighborhoods) -> np.ndarr
     matches = first.indices[:, :, None] == second.indices[:, None, :]
     shared = matches.any(dim=2).sum(dim=1).double()
     tied = torch.nonzero(first.tied | second.tied).ravel()
-    if tied.numel():
-        shared[tied] = (first.membership(tied) * second.membership(tied)).sum(1)
+    # A few rows at a time: memberships are dense float64 rows of n_samples.
+    for rows in tied.split(_TIED_ROWS_PER_STEP):
+        shared[rows] = (first.membership(rows) * second.membership(rows)).sum(1)
     return shared.cpu().numpy()
 
 
@@ -110,10 +113,11 @@ def knn_jaccard_score(
     reduced to its top ``k`` at once, so no ``n x n`` matrix is built.
 
     **Ties.** When the ``k``-th and ``(k + 1)``-th neighbours of a sample are
-    equally similar (to within rounding), its neighbourhood is not unique. Each
-    candidate ``j`` is then in it with probability ``p(j)`` under a random order
-    of the tied candidates, and the overlap ``s`` in ``s / (2k - s)`` is its
-    expectation ``sum_j p_X(j) p_Y(j)``. Two spaces whose neighbourhoods are
+    equally similar (up to two units in the last place, as for duplicated
+    rows), its neighbourhood is not unique. Each candidate ``j`` is then in it
+    with probability ``p(j)`` under a random order of the tied candidates, and
+    the overlap ``s`` in ``s / (2k - s)`` is its expectation
+    ``sum_j p_X(j) p_Y(j)``. Two spaces whose neighbourhoods are
     undetermined therefore score near chance, not 1.
 
     **Magnitude** does not matter: rows are rescaled by powers of two (exact)
@@ -201,11 +205,11 @@ def mean_reciprocal_rank(
     Row ``i`` of ``X`` is the query and all rows of ``Y`` are the candidates,
     ranked by similarity to it; ``rank_i`` is 1 plus the number of candidates
     more similar than the true counterpart ``Y[i]``. Candidates exactly as
-    similar as the counterpart (to within rounding) are ordered at random, in
-    expectation: with ``g`` better and ``t`` tied candidates, ``1 / rank_i`` is
-    the mean of ``1 / r`` for ``r`` from ``g + 1`` to ``g + t + 1``. So a query
-    that ties with every candidate scores at chance level, never 1. The score
-    is ``mean(1 / rank_i)``. Similarities are computed in blocks of
+    similar as the counterpart (up to two units in the last place) are ordered
+    at random, in expectation: with ``g`` better and ``t`` tied candidates,
+    ``1 / rank_i`` is the mean of ``1 / r`` for ``r`` from ``g + 1`` to
+    ``g + t + 1``. So a query that ties with every candidate scores at chance
+    level, never 1. The score is ``mean(1 / rank_i)``. Similarities are computed in blocks of
     ``batch_size x n_samples``, each reduced at once to counts.
 
     Magnitude does not matter: both spaces are rescaled by powers of two
@@ -283,7 +287,7 @@ def _expected_reciprocal_ranks(
     rows = queries.queries(start, stop)
     similarity = keys.similarity(rows)
     counterpart = similarity[:, start:stop].diagonal()[:, None]
-    tolerance = keys.tolerance(rows)[:, None]
+    tolerance = tie_tolerance(counterpart)
     flags = torch.gt(similarity, counterpart + tolerance)
     better = flags.sum(1, dtype=torch.int32).cpu().numpy()
     torch.ge(similarity, counterpart - tolerance, out=flags)

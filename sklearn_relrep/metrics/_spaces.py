@@ -30,9 +30,15 @@ from ._common import (
 # Binary exponents of the values that are used in place: products and sums of
 # d squares stay far inside the dtype's range.
 _SAFE_EXPONENT = {np.dtype(np.float32): 30, np.dtype(np.float64): 250}
-# Similarities within this many units of rounding of each other count as
-# tied: duplicated rows give equal similarities up to the last bits.
-_TIE_ULPS = 4.0
+# Similarities within this many units in the last place of each other count as
+# tied: duplicated rows give equal similarities (the same operations), while
+# distinct rows rarely come this close.
+_TIE_ULPS = 2.0
+
+
+def tie_tolerance(similarity: torch.Tensor) -> torch.Tensor:
+    """How close to ``similarity`` another value must be to count as tied."""
+    return (_TIE_ULPS * torch.finfo(similarity.dtype).eps) * similarity.abs()
 
 
 def _chunks(X: np.ndarray):
@@ -49,10 +55,6 @@ class PreparedSpace:
         self.metric = metric
         self.inverse_norms = inverse_norms
         self.negated_squared_norms = None if squared_norms is None else -squared_norms
-        eps = torch.finfo(points.dtype).eps
-        self.tie_scale = _TIE_ULPS * eps
-        if metric == "euclidean":
-            self.largest_norm = float(squared_norms.max().sqrt())
 
     def queries(self, start: int, stop: int) -> torch.Tensor:
         """Rows ``start:stop`` as queries (unit rows for the cosine)."""
@@ -71,18 +73,6 @@ class PreparedSpace:
         return torch.addmm(
             self.negated_squared_norms, queries, self.points.T, alpha=2.0
         )
-
-    def tolerance(self, queries: torch.Tensor) -> torch.Tensor:
-        """Per query: how close two similarities must be to count as tied."""
-        if self.metric == "cosine":
-            return torch.full(
-                (queries.shape[0],),
-                self.tie_scale,
-                dtype=queries.dtype,
-                device=queries.device,
-            )
-        reach = torch.linalg.vector_norm(queries, dim=1) + self.largest_norm
-        return self.tie_scale * reach.square()
 
 
 def prepare_cosine(X: np.ndarray, name: str, device: torch.device) -> PreparedSpace:
