@@ -179,7 +179,7 @@ def render(records: dict, baseline: dict, args, seconds_total: float) -> str:
     ]
     lines += [_row(DESCRIPTIONS[t], r, gram, cross) for t, r in records.items()]
     lines += [
-        _row(f"{DESCRIPTIONS[t]} ({args.baseline_checkout})", r, gram, cross)
+        _row(f"{DESCRIPTIONS[t]}, {args.baseline_label}", r, gram, cross)
         for t, r in baseline.items()
     ]
     return "\n".join(lines) + "\n"
@@ -202,6 +202,11 @@ def main() -> None:
         type=Path,
         help="also time the metrics of another checkout of the package (e.g. "
         "before a change), in the same run",
+    )
+    parser.add_argument(
+        "--baseline-label",
+        default="baseline checkout",
+        help="how the table names the baseline checkout's rows",
     )
     parser.add_argument("--worker", choices=TASKS, help=argparse.SUPPRESS)
     parser.add_argument(

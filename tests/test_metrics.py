@@ -8,6 +8,7 @@ from sklearn.metrics.pairwise import paired_cosine_distances
 from sklearn.neighbors import NearestNeighbors
 
 from sklearn_relrep.metrics import (
+    _neighbors,
     knn_jaccard_score,
     linear_cka,
     mean_cosine_similarity,
@@ -127,6 +128,24 @@ def test_cka_works_on_float32():
 # --- neighbourhoods and retrieval ----------------------------------------------
 
 
+@pytest.fixture(params=["one_tile", "many_tiles"])
+def key_tiles(request, monkeypatch):
+    """Similarities of a block in one tile, or in tiles of a few columns."""
+    if request.param == "many_tiles":
+        monkeypatch.setattr(_neighbors, "_TILE_ENTRIES", 1)
+    return request.param
+
+
+def test_many_tiles_means_several_tiles_per_block(monkeypatch):
+    assert _neighbors._key_tiles(100, 0, 100) == [(0, 100)]
+    monkeypatch.setattr(_neighbors, "_TILE_ENTRIES", 1)
+    assert _neighbors._key_tiles(40, 14, 7) == [(14, 21), (0, 7), (7, 14)] + [
+        (21, 28),
+        (28, 35),
+        (35, 40),
+    ]
+
+
 def _reference_jaccard(X, Y, k, metric):
     scores = []
     neighbors = [
@@ -143,7 +162,7 @@ def _reference_jaccard(X, Y, k, metric):
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("batch_size", [None, 13])
-def test_knn_jaccard_equals_brute_force(metric, batch_size):
+def test_knn_jaccard_equals_brute_force(metric, batch_size, key_tiles):
     X, Y = _paired_data(n=90)
     expected = _reference_jaccard(X, Y, 5, metric)
     result = knn_jaccard_score(
@@ -174,7 +193,9 @@ def _tie_aware_memberships(Z, k, metric):
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("batch_size", [None, 7])
-def test_knn_jaccard_with_ties_equals_the_expected_overlap(metric, batch_size):
+def test_knn_jaccard_with_ties_equals_the_expected_overlap(
+    metric, batch_size, key_tiles
+):
     rng = np.random.RandomState(0)
     # Small integer coordinates: many exactly tied distances, duplicated rows.
     X = rng.randint(-2, 3, size=(40, 2)).astype(float)
@@ -198,7 +219,7 @@ def test_knn_jaccard_with_ties_equals_the_expected_overlap(metric, batch_size):
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_mrr_with_ties_equals_the_expected_reciprocal_rank(metric):
+def test_mrr_with_ties_equals_the_expected_reciprocal_rank(metric, key_tiles):
     rng = np.random.RandomState(0)
     X = rng.randint(1, 3, size=(30, 2)).astype(float)
     Y = rng.randint(1, 3, size=(30, 2)).astype(float)
@@ -226,7 +247,7 @@ def _reference_mrr(X, Y, metric):
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("batch_size", [None, 11])
-def test_mrr_equals_brute_force(metric, batch_size):
+def test_mrr_equals_brute_force(metric, batch_size, key_tiles):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(70, 6))
     Y = X + 0.8 * rng.normal(size=X.shape)

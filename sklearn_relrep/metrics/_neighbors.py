@@ -1,8 +1,10 @@
 """Neighbourhood metrics: mutual k-NN Jaccard overlap and cross-space MRR.
 
-Both are exact brute force in blocks of rows: each block of similarities is
-reduced at once (a top-k selection, or counts against the counterpart), so
-memory is bounded by the blocks and never reaches ``n x n``.
+Both are exact brute force. The similarities of a block of query rows are
+computed in tiles of key columns, and each tile is reduced at once (a top-k
+selection merged into a running top-k, or counts against the counterpart), so
+memory is one tile and never ``n x n``; a block of many queries lets the
+matrix products run near their peak.
 
 Ties are resolved in expectation over a uniformly random order of the tied
 candidates, never by position, so two spaces whose neighbourhoods are
@@ -19,7 +21,7 @@ from scipy.special import digamma
 
 from .._backend import resolve_device
 from .._compat import Interval, StrOptions, validate_params
-from ._common import check_distinct_rows, check_paired, row_blocks, rows_per_block
+from ._common import check_distinct_rows, check_paired, row_blocks
 from ._spaces import (
     PreparedSpace,
     euclidean_frame,
@@ -33,6 +35,10 @@ __all__ = ["knn_jaccard_score", "mean_reciprocal_rank"]
 
 _METRICS = {"cosine", "euclidean"}
 _TIED_ROWS_PER_STEP = 16
+# Query rows per block by default, and the values in one tile of a block's
+# similarities (2**24 float32 values are 64 MiB).
+_QUERY_ROWS = 1024
+_TILE_ENTRIES = 2**24
 
 
 def _check_n_neighbors(n_neighbors: int, n_samples: int) -> None:
@@ -45,26 +51,71 @@ def _check_n_neighbors(n_neighbors: int, n_samples: int) -> None:
         )
 
 
-class _Neighborhoods:
-    """The k nearest other rows of rows ``start:stop`` in one prepared space."""
+def _query_rows(batch_size: int | None, n_samples: int) -> int:
+    return min(batch_size or _QUERY_ROWS, n_samples)
 
-    def __init__(self, space: PreparedSpace, start: int, stop: int, k: int):
-        queries = space.queries(start, stop)
-        self.similarity = space.similarity(queries)
-        self.similarity[:, start:stop].fill_diagonal_(-torch.inf)
-        top = self.similarity.topk(k + 1, dim=1)
-        self.indices = top.indices[:, :k]
-        self.kth = top.values[:, k - 1]
-        self.tolerance = tie_tolerance(self.kth)
+
+def _key_tiles(n_samples: int, start: int, block_rows: int) -> list[tuple[int, int]]:
+    """Column ranges of one row block's similarities, the diagonal's first.
+
+    Each tile has a multiple of ``block_rows`` columns, about
+    ``_TILE_ENTRIES / block_rows`` of them, so the diagonal block
+    ``start:start + block_rows`` (``start`` a multiple of ``block_rows``) lies in
+    one tile.
+    """
+    width = block_rows * max(1, _TILE_ENTRIES // block_rows**2)
+    first = start - start % width
+    tiles = [(first, min(first + width, n_samples))]
+    for low in range(0, n_samples, width):
+        if low != first:
+            tiles.append((low, min(low + width, n_samples)))
+    return tiles
+
+
+class _Neighborhoods:
+    """The k nearest other rows of rows ``start:stop`` in one prepared space.
+
+    The similarities are computed tile by tile; each tile's top ``k + 1`` is
+    merged into a running top ``k + 1``, so memory is one tile.
+    """
+
+    def __init__(
+        self, space: PreparedSpace, start: int, stop: int, k: int, block_rows: int
+    ):
+        queries = space.queries(slice(start, stop))
+        values = torch.full(
+            (stop - start, k + 1),
+            -torch.inf,
+            dtype=queries.dtype,
+            device=queries.device,
+        )
+        indices = torch.zeros(values.shape, dtype=torch.int64, device=queries.device)
+        for low, high in _key_tiles(space.n_samples, start, block_rows):
+            similarity = space.similarity(queries, low, high)
+            if low <= start < high:
+                similarity[:, start - low : stop - low].fill_diagonal_(-torch.inf)
+            top = similarity.topk(min(k + 1, high - low), dim=1)
+            merged = torch.cat([values, top.values], dim=1).topk(k + 1, dim=1)
+            indices = torch.cat([indices, top.indices + low], dim=1).gather(
+                1, merged.indices
+            )
+            values = merged.values
+        self.space, self.start, self.k = space, start, k
+        self.indices = indices[:, :k]
+        kth = values[:, k - 1]
         # Rows whose k-th and (k + 1)-th neighbours tie: the set is not unique.
-        self.tied = top.values[:, k] >= self.kth - self.tolerance
-        self.k = k
+        self.tied = values[:, k] >= kth - tie_tolerance(kth)
 
     def membership(self, rows: torch.Tensor) -> torch.Tensor:
-        """P(j is among the k nearest of each row) under random tie-breaking."""
-        similarity = self.similarity[rows]
-        kth = self.kth[rows, None]
-        tolerance = self.tolerance[rows, None]
+        """P(j is among the k nearest of each row) under random tie-breaking.
+
+        ``rows`` are global row indices; their similarities are computed again,
+        whole, and the k-th value taken from them.
+        """
+        similarity = self.space.similarity(self.space.queries(rows))
+        similarity[torch.arange(len(rows)), rows] = -torch.inf
+        kth = similarity.topk(self.k, dim=1).values[:, -1:]
+        tolerance = tie_tolerance(kth)
         above = similarity > kth + tolerance
         band = (similarity >= kth - tolerance) & ~above
         free_places = self.k - above.sum(1, keepdim=True).double()
@@ -79,7 +130,10 @@ def _shared_neighbors(first: _Neighborhoods, second: _Neighborhoods) -> np.ndarr
     tied = torch.nonzero(first.tied | second.tied).ravel()
     # A few rows at a time: memberships are dense float64 rows of n_samples.
     for rows in tied.split(_TIED_ROWS_PER_STEP):
-        shared[rows] = (first.membership(rows) * second.membership(rows)).sum(1)
+        global_rows = rows + first.start
+        shared[rows] = (
+            first.membership(global_rows) * second.membership(global_rows)
+        ).sum(1)
     return shared.cpu().numpy()
 
 
@@ -109,8 +163,10 @@ def knn_jaccard_score(
     ``n_neighbors`` nearest other samples in each space (the sample itself is
     excluded); the score is the mean over samples of
     ``|N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|``. Neighbours are found by exact
-    brute force in blocks of ``batch_size x n_samples`` similarities, each
-    reduced to its top ``k`` at once, so no ``n x n`` matrix is built.
+    brute force: for a block of ``batch_size`` queries, the similarities are
+    computed in tiles, and each tile's top ``k + 1`` is merged at once into a
+    running top ``k + 1``, so memory is one tile and no ``n x n`` matrix is
+    built.
 
     **Ties.** When the ``k``-th and ``(k + 1)``-th neighbours of a sample are
     equally similar (up to two units in the last place, as for duplicated
@@ -139,7 +195,8 @@ def knn_jaccard_score(
     metric : {"cosine", "euclidean"}, default="cosine"
         How neighbours are ranked within each space.
     batch_size : int, default=None
-        Query rows per block; ``None`` keeps a block near 2**24 values.
+        Query rows per block; ``None`` means 1024. A block's similarities are
+        computed in tiles of about 2**24 values (64 MiB in float32).
     device : str or torch.device, default="auto"
         Where the similarity blocks are computed; ``"auto"`` uses CUDA when
         present.
@@ -171,13 +228,12 @@ def knn_jaccard_score(
     space_x = prepare(X, "X", metric, device)
     space_y = prepare(Y, "Y", metric, device)
     shared = np.empty(X.shape[0])
+    block_rows = _query_rows(batch_size, X.shape[0])
     with torch.inference_mode():
-        for start, stop in row_blocks(
-            X.shape[0], rows_per_block(batch_size, X.shape[0])
-        ):
+        for start, stop in row_blocks(X.shape[0], block_rows):
             shared[start:stop] = _shared_neighbors(
-                _Neighborhoods(space_x, start, stop, n_neighbors),
-                _Neighborhoods(space_y, start, stop, n_neighbors),
+                _Neighborhoods(space_x, start, stop, n_neighbors, block_rows),
+                _Neighborhoods(space_y, start, stop, n_neighbors, block_rows),
             )
     return float(np.mean(shared / (2 * n_neighbors - shared)))
 
@@ -209,8 +265,9 @@ def mean_reciprocal_rank(
     at random, in expectation: with ``g`` better and ``t`` tied candidates,
     ``1 / rank_i`` is the mean of ``1 / r`` for ``r`` from ``g + 1`` to
     ``g + t + 1``. So a query that ties with every candidate scores at chance
-    level, never 1. The score is ``mean(1 / rank_i)``. Similarities are computed in blocks of
-    ``batch_size x n_samples``, each reduced at once to counts.
+    level, never 1. The score is ``mean(1 / rank_i)``. Similarities are
+    computed in tiles of a block of ``batch_size`` queries, each reduced at
+    once to counts, so memory is one tile.
 
     Magnitude does not matter: both spaces are rescaled by powers of two
     (exact; for the Euclidean metric by one common factor and centre, which
@@ -234,7 +291,8 @@ def mean_reciprocal_rank(
         The similarity used for ranking (cosine similarity, or negated
         Euclidean distance).
     batch_size : int, default=None
-        Query rows per block; ``None`` keeps a block near 2**24 values.
+        Query rows per block; ``None`` means 1024. A block's similarities are
+        computed in tiles of about 2**24 values (64 MiB in float32).
     device : str or torch.device, default="auto"
         Where the similarity blocks are computed; ``"auto"`` uses CUDA when
         present.
@@ -270,28 +328,38 @@ def mean_reciprocal_rank(
         queries = prepare_euclidean(X, frame, device)
         keys = prepare_euclidean(Y, frame, device)
     reciprocal_ranks = np.empty(X.shape[0])
+    block_rows = _query_rows(batch_size, X.shape[0])
     with torch.inference_mode():
-        for start, stop in row_blocks(
-            X.shape[0], rows_per_block(batch_size, X.shape[0])
-        ):
+        for start, stop in row_blocks(X.shape[0], block_rows):
             reciprocal_ranks[start:stop] = _expected_reciprocal_ranks(
-                queries, keys, start, stop
+                queries, keys, start, stop, block_rows
             )
     return float(np.mean(reciprocal_ranks))
 
 
 def _expected_reciprocal_ranks(
-    queries: PreparedSpace, keys: PreparedSpace, start: int, stop: int
+    queries: PreparedSpace,
+    keys: PreparedSpace,
+    start: int,
+    stop: int,
+    block_rows: int,
 ) -> np.ndarray:
     """``E[1 / rank]`` of each counterpart, tied candidates in random order."""
-    rows = queries.queries(start, stop)
-    similarity = keys.similarity(rows)
-    counterpart = similarity[:, start:stop].diagonal()[:, None]
-    tolerance = tie_tolerance(counterpart)
-    flags = torch.gt(similarity, counterpart + tolerance)
-    better = flags.sum(1, dtype=torch.int32).cpu().numpy()
-    torch.ge(similarity, counterpart - tolerance, out=flags)
-    ties = flags.sum(1, dtype=torch.int32).cpu().numpy() - better - 1
+    rows = queries.queries(slice(start, stop))
+    better = np.zeros(stop - start, dtype=np.int64)
+    at_least = np.zeros(stop - start, dtype=np.int64)
+    # The diagonal's tile comes first: it holds the counterparts' similarities.
+    for low, high in _key_tiles(keys.n_samples, start, block_rows):
+        similarity = keys.similarity(rows, low, high)
+        if low <= start < high:
+            counterpart = similarity[:, start - low : stop - low].diagonal()[:, None]
+            tolerance = tie_tolerance(counterpart)
+            upper, lower = counterpart + tolerance, counterpart - tolerance
+        flags = torch.gt(similarity, upper)
+        better += flags.sum(1, dtype=torch.int32).cpu().numpy()
+        torch.ge(similarity, lower, out=flags)
+        at_least += flags.sum(1, dtype=torch.int32).cpu().numpy()
+    ties = at_least - better - 1
     # The counterpart's rank is uniform on better + 1 .. better + ties + 1:
     # the mean of 1 / rank is a difference of harmonic numbers over ties + 1.
     harmonic = (digamma(better + ties + 2.0) - digamma(better + 1.0)) / (ties + 1)

@@ -24,7 +24,6 @@ from ._common import (
     check_no_zero_rows,
     row_blocks,
     row_max_abs,
-    rows_per_block,
 )
 
 # Binary exponents of the values that are used in place: products and sums of
@@ -42,7 +41,8 @@ def tie_tolerance(similarity: torch.Tensor) -> torch.Tensor:
 
 
 def _chunks(X: np.ndarray):
-    for start, stop in row_blocks(X.shape[0], rows_per_block(None, X.shape[1])):
+    """Row chunks of ``X`` in float64, each of about 2**20 values (8 MiB)."""
+    for start, stop in row_blocks(X.shape[0], max(1, 2**20 // X.shape[1])):
         yield start, stop, X[start:stop].astype(np.float64)
 
 
@@ -56,22 +56,27 @@ class PreparedSpace:
         self.inverse_norms = inverse_norms
         self.negated_squared_norms = None if squared_norms is None else -squared_norms
 
-    def queries(self, start: int, stop: int) -> torch.Tensor:
-        """Rows ``start:stop`` as queries (unit rows for the cosine)."""
-        rows = self.points[start:stop]
-        if self.inverse_norms is not None:
-            rows = rows * self.inverse_norms[start:stop, None]
-        return rows
+    @property
+    def n_samples(self) -> int:
+        return self.points.shape[0]
 
-    def similarity(self, queries: torch.Tensor) -> torch.Tensor:
-        """``(n_queries, n_samples)`` similarities of the queries to every row."""
+    def queries(self, rows) -> torch.Tensor:
+        """``rows`` (a slice or indices) as queries: unit rows for the cosine."""
+        points = self.points[rows]
+        if self.inverse_norms is not None:
+            points = points * self.inverse_norms[rows, None]
+        return points
+
+    def similarity(self, queries: torch.Tensor, start=0, stop=None) -> torch.Tensor:
+        """``(n_queries, stop - start)`` similarities to rows ``start:stop``."""
+        keys = self.points[start:stop]
         if self.metric == "cosine":
-            block = queries @ self.points.T
+            block = queries @ keys.T
             if self.inverse_norms is not None:
-                block.mul_(self.inverse_norms)
+                block.mul_(self.inverse_norms[start:stop])
             return block
         return torch.addmm(
-            self.negated_squared_norms, queries, self.points.T, alpha=2.0
+            self.negated_squared_norms[start:stop], queries, keys.T, alpha=2.0
         )
 
 
