@@ -223,3 +223,11 @@ def test_metrics_leave_their_inputs_unchanged(name):
     SCALE_INVARIANT_METRICS[name](X, Y)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(Y, Y_before)
+
+
+@pytest.mark.parametrize("name", SCALE_INVARIANT_METRICS)
+def test_spaces_of_different_dtypes_are_compared(name):
+    metric = SCALE_INVARIANT_METRICS[name]
+    X, Y = _related_spaces()
+    expected = metric(X.astype(np.float32).astype(np.float64), Y)
+    assert metric(X.astype(np.float32), Y) == pytest.approx(expected, abs=1e-6)

@@ -55,6 +55,14 @@ def _query_rows(batch_size: int | None, n_samples: int) -> int:
     return min(batch_size or _QUERY_ROWS, n_samples)
 
 
+def _tile_width(n_samples: int, block_rows: int) -> int:
+    return min(block_rows * max(1, _TILE_ENTRIES // block_rows**2), n_samples)
+
+
+def _tile_values(n_samples: int, block_rows: int) -> int:
+    return block_rows * _tile_width(n_samples, block_rows)
+
+
 def _key_tiles(n_samples: int, start: int, block_rows: int) -> list[tuple[int, int]]:
     """Column ranges of one row block's similarities, the diagonal's first.
 
@@ -63,7 +71,7 @@ def _key_tiles(n_samples: int, start: int, block_rows: int) -> list[tuple[int, i
     ``start:start + block_rows`` (``start`` a multiple of ``block_rows``) lies in
     one tile.
     """
-    width = block_rows * max(1, _TILE_ENTRIES // block_rows**2)
+    width = _tile_width(n_samples, block_rows)
     first = start - start % width
     tiles = [(first, min(first + width, n_samples))]
     for low in range(0, n_samples, width):
@@ -80,7 +88,13 @@ class _Neighborhoods:
     """
 
     def __init__(
-        self, space: PreparedSpace, start: int, stop: int, k: int, block_rows: int
+        self,
+        space: PreparedSpace,
+        start: int,
+        stop: int,
+        k: int,
+        block_rows: int,
+        buffer: torch.Tensor,
     ):
         queries = space.queries(slice(start, stop))
         values = torch.full(
@@ -91,7 +105,7 @@ class _Neighborhoods:
         )
         indices = torch.zeros(values.shape, dtype=torch.int64, device=queries.device)
         for low, high in _key_tiles(space.n_samples, start, block_rows):
-            similarity = space.similarity(queries, low, high)
+            similarity = space.similarity(queries, low, high, buffer=buffer)
             if low <= start < high:
                 similarity[:, start - low : stop - low].fill_diagonal_(-torch.inf)
             top = similarity.topk(min(k + 1, high - low), dim=1)
@@ -230,10 +244,16 @@ def knn_jaccard_score(
     shared = np.empty(X.shape[0])
     block_rows = _query_rows(batch_size, X.shape[0])
     with torch.inference_mode():
+        n_values = _tile_values(X.shape[0], block_rows)
+        buffer_x, buffer_y = (
+            space_x.tile_buffer(n_values),
+            space_y.tile_buffer(n_values),
+        )
+        options = {"k": n_neighbors, "block_rows": block_rows}
         for start, stop in row_blocks(X.shape[0], block_rows):
             shared[start:stop] = _shared_neighbors(
-                _Neighborhoods(space_x, start, stop, n_neighbors, block_rows),
-                _Neighborhoods(space_y, start, stop, n_neighbors, block_rows),
+                _Neighborhoods(space_x, start, stop, buffer=buffer_x, **options),
+                _Neighborhoods(space_y, start, stop, buffer=buffer_y, **options),
             )
     return float(np.mean(shared / (2 * n_neighbors - shared)))
 
@@ -318,6 +338,9 @@ def mean_reciprocal_rank(
     True
     """
     X, Y = check_paired(X, Y, same_width=True)
+    # Queries meet keys in one product: one dtype, the wider of the two.
+    dtype = np.result_type(X, Y)
+    X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
     device = resolve_device(device)
     if metric == "cosine":
         queries, keys = prepare_cosine(X, "X", device), prepare_cosine(Y, "Y", device)
@@ -330,9 +353,12 @@ def mean_reciprocal_rank(
     reciprocal_ranks = np.empty(X.shape[0])
     block_rows = _query_rows(batch_size, X.shape[0])
     with torch.inference_mode():
+        n_values = _tile_values(X.shape[0], block_rows)
+        flags = torch.empty(n_values, dtype=torch.bool, device=keys.points.device)
+        buffers = keys.tile_buffer(n_values), flags
         for start, stop in row_blocks(X.shape[0], block_rows):
             reciprocal_ranks[start:stop] = _expected_reciprocal_ranks(
-                queries, keys, start, stop, block_rows
+                queries, keys, start, stop, block_rows, buffers
             )
     return float(np.mean(reciprocal_ranks))
 
@@ -343,19 +369,23 @@ def _expected_reciprocal_ranks(
     start: int,
     stop: int,
     block_rows: int,
+    buffers: tuple[torch.Tensor, torch.Tensor],
 ) -> np.ndarray:
     """``E[1 / rank]`` of each counterpart, tied candidates in random order."""
+    tile_buffer, flag_buffer = buffers
     rows = queries.queries(slice(start, stop))
     better = np.zeros(stop - start, dtype=np.int64)
     at_least = np.zeros(stop - start, dtype=np.int64)
     # The diagonal's tile comes first: it holds the counterparts' similarities.
     for low, high in _key_tiles(keys.n_samples, start, block_rows):
-        similarity = keys.similarity(rows, low, high)
+        similarity = keys.similarity(rows, low, high, buffer=tile_buffer)
         if low <= start < high:
-            counterpart = similarity[:, start - low : stop - low].diagonal()[:, None]
+            counterpart = similarity[:, start - low : stop - low].diagonal()
+            counterpart = counterpart[:, None].clone()  # the buffer is reused
             tolerance = tie_tolerance(counterpart)
             upper, lower = counterpart + tolerance, counterpart - tolerance
-        flags = torch.gt(similarity, upper)
+        flags = flag_buffer[: similarity.numel()].view(similarity.shape)
+        torch.gt(similarity, upper, out=flags)
         better += flags.sum(1, dtype=torch.int32).cpu().numpy()
         torch.ge(similarity, lower, out=flags)
         at_least += flags.sum(1, dtype=torch.int32).cpu().numpy()

@@ -67,17 +67,30 @@ class PreparedSpace:
             points = points * self.inverse_norms[rows, None]
         return points
 
-    def similarity(self, queries: torch.Tensor, start=0, stop=None) -> torch.Tensor:
-        """``(n_queries, stop - start)`` similarities to rows ``start:stop``."""
+    def similarity(
+        self, queries: torch.Tensor, start=0, stop=None, *, buffer=None
+    ) -> torch.Tensor:
+        """``(n_queries, stop - start)`` similarities to rows ``start:stop``.
+
+        With a ``buffer`` (a flat tensor of at least that many values) the
+        result is written into its beginning: a fresh allocation this large
+        costs the operating system page faults on every call.
+        """
         keys = self.points[start:stop]
+        shape = (queries.shape[0], keys.shape[0])
+        out = None if buffer is None else buffer[: shape[0] * shape[1]].view(shape)
         if self.metric == "cosine":
-            block = queries @ keys.T
+            block = torch.mm(queries, keys.T, out=out)
             if self.inverse_norms is not None:
                 block.mul_(self.inverse_norms[start:stop])
             return block
         return torch.addmm(
-            self.negated_squared_norms[start:stop], queries, keys.T, alpha=2.0
+            self.negated_squared_norms[start:stop], queries, keys.T, alpha=2.0, out=out
         )
+
+    def tile_buffer(self, n_values: int) -> torch.Tensor:
+        """A flat buffer for :meth:`similarity` tiles of up to ``n_values``."""
+        return torch.empty(n_values, dtype=self.points.dtype, device=self.points.device)
 
 
 def prepare_cosine(X: np.ndarray, name: str, device: torch.device) -> PreparedSpace:
