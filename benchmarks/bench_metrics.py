@@ -1,9 +1,16 @@
 """Exact k-NN metrics at scale: time and peak memory against the Gram matmuls.
 
-One command regenerates the committed table ``benchmarks/RESULTS_metrics.md``::
+One command regenerates the committed table ``benchmarks/RESULTS_metrics.md``
+(100k x 768; about 9 minutes on 2 quiet cores, 14 with a baseline checkout; run it
+under ``flock /tmp/heavy.lock`` on a shared machine)::
 
-    python benchmarks/bench_metrics.py                 # 100k x 768, ~15 min on 2 cores
+    python benchmarks/bench_metrics.py
+    python benchmarks/bench_metrics.py --baseline-checkout OLD --baseline-label L
     python benchmarks/bench_metrics.py --n 20000 --output -   # quick, prints only
+
+The committed table was made with ``--baseline-checkout`` pointing at an export
+of commit b8a0184 (``git archive b8a0184 | tar -x -C OLD``), the metrics before
+the tiled top-k.
 
 ``knn_jaccard_score`` needs the neighbours of every sample in each space, so its
 floor is the two Gram products ``X @ X.T`` and ``Y @ Y.T``; ``mean_reciprocal_rank``
