@@ -9,14 +9,16 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from scipy.linalg import lstsq, orthogonal_procrustes
+from scipy.sparse import issparse
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+
+from ._compat import Interval, check_sample_weight, fit_context, validate_data
 
 __all__ = ["LinearAligner", "ProcrustesAligner"]
 
@@ -26,13 +28,23 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """An affine map ``(X - source_mean_) @ coef_ + target_mean_`` fitted on anchors.
 
-    Subclasses implement :meth:`_fit_map` on centred (or raw) anchors.
+    Subclasses say whether they centre (:meth:`_centers`) and implement
+    :meth:`_fit_map` on the centred (or raw) anchors, each row already
+    multiplied by the square root of its weight.
     """
+
+    def _centers(self) -> bool:
+        raise NotImplementedError
 
     def _fit_map(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _validate_anchors(self, X, y):
+    def _validate_anchors(self, X, y, sample_weight):
+        if issparse(y):
+            raise TypeError(
+                f"y is a sparse {type(y).__name__}, but {type(self).__name__} needs "
+                "the anchors of space B as a dense array: pass y.toarray()."
+            )
         X, y = validate_data(
             self,
             X,
@@ -42,20 +54,53 @@ class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             y_numeric=True,
             ensure_min_samples=2,
         )
+        weights = check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if not np.sum(weights) > 0:
+            raise ValueError(
+                "sample_weight is 0 for every anchor; give at least one anchor a "
+                "positive weight."
+            )
         target = np.asarray(y, dtype=np.float64)
         # A 1-D target is a target space of width 1.
-        return X.astype(np.float64), target.reshape(X.shape[0], -1)
+        return X.astype(np.float64), target.reshape(X.shape[0], -1), weights
 
-    def _fit(self, X, y, *, center: bool):
-        source, target = self._validate_anchors(X, y)
-        if center:
-            self.source_mean_ = source.mean(axis=0)
-            self.target_mean_ = target.mean(axis=0)
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Estimate the map from paired anchors.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_anchors, n_features_A)
+            The anchors in space A.
+        y : array-like of shape (n_anchors, n_features_B) or (n_anchors,)
+            The same anchors in space B; a 1-D ``y`` is a space of width 1.
+            Dense only.
+        sample_weight : array-like of shape (n_anchors,), default=None
+            Non-negative weight of each anchor pair in the means and in the
+            least-squares objective. A weight of 0 drops an anchor; an integer
+            weight ``w`` counts it ``w`` times. ``None`` weighs all equally.
+            Routed by :class:`~sklearn.pipeline.Pipeline` and
+            :func:`~sklearn.model_selection.cross_validate` once requested
+            with ``set_fit_request(sample_weight=True)`` under
+            ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        self : object
+            The fitted aligner.
+        """
+        source, target, weights = self._validate_anchors(X, y, sample_weight)
+        if self._centers():
+            self.source_mean_ = np.average(source, axis=0, weights=weights)
+            self.target_mean_ = np.average(target, axis=0, weights=weights)
         else:
             self.source_mean_ = np.zeros(source.shape[1])
             self.target_mean_ = np.zeros(target.shape[1])
+        root = np.sqrt(weights)[:, None]
         self.coef_ = self._fit_map(
-            source - self.source_mean_, target - self.target_mean_
+            root * (source - self.source_mean_), root * (target - self.target_mean_)
         )
         return self
 
@@ -91,6 +136,10 @@ class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return tags
 
 
+def _zero_padded(X: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(X, ((0, 0), (0, width - X.shape[1])))
+
+
 class ProcrustesAligner(_BaseAligner):
     """Orthogonal Procrustes alignment of space A onto space B.
 
@@ -98,7 +147,9 @@ class ProcrustesAligner(_BaseAligner):
     embedded by each encoder), it finds the orthogonal ``R`` minimising
     ``||s (A - mu_A) R - (B - mu_B)||_F`` and maps
     ``x -> s (x - mu_A) R + mu_B``: a rotation or reflection, optionally with an
-    isotropic scale ``s`` and a translation.
+    isotropic scale ``s`` and a translation. With ``sample_weight`` the means
+    are weighted and so is each anchor's squared residual. ``R`` comes from
+    :func:`scipy.linalg.orthogonal_procrustes`.
 
     **Different widths.** ``R`` is computed as if the narrower space were
     zero-padded to the wider width, and only its used block is kept: with the
@@ -161,35 +212,21 @@ class ProcrustesAligner(_BaseAligner):
         self.center = center
         self.scale = scale
 
+    def _centers(self) -> bool:
+        return self.center
+
     def _fit_map(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        left, singular_values, right = np.linalg.svd(
-            source.T @ target, full_matrices=False
+        width = max(source.shape[1], target.shape[1])
+        rotation, singular_value_sum = orthogonal_procrustes(
+            _zero_padded(source, width), _zero_padded(target, width)
         )
-        self.rotation_ = left @ right
+        self.rotation_ = rotation[: source.shape[1], : target.shape[1]]
         squared_norm = np.sum(source**2)
         if self.scale and squared_norm > 0:
-            self.scale_ = float(np.sum(singular_values) / squared_norm)
+            self.scale_ = float(singular_value_sum / squared_norm)
         else:
             self.scale_ = 1.0
         return self.scale_ * self.rotation_
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Estimate the map from paired anchors.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_anchors, n_features_A)
-            The anchors in space A.
-        y : array-like of shape (n_anchors, n_features_B) or (n_anchors,)
-            The same anchors in space B; a 1-D ``y`` is a space of width 1.
-
-        Returns
-        -------
-        self : ProcrustesAligner
-            The fitted aligner.
-        """
-        return self._fit(X, y, center=self.center)
 
 
 class LinearAligner(_BaseAligner):
@@ -198,8 +235,11 @@ class LinearAligner(_BaseAligner):
     Fitted on parallel anchors, it solves
     ``min_W ||(A - mu_A) W - (B - mu_B)||_F^2 + alpha ||W||_F^2`` and maps
     ``x -> (x - mu_A) W + mu_B``. With ``alpha=0`` it is the minimum-norm
-    least-squares solution (via the pseudo-inverse), which stays defined when
-    there are fewer anchors than features. Widths may differ freely.
+    least-squares solution (:func:`scipy.linalg.lstsq`), which stays defined
+    when there are fewer anchors than features; with ``alpha > 0``, the ridge
+    solution. With ``sample_weight`` the means are weighted and so is each
+    anchor's squared residual, as in :class:`~sklearn.linear_model.Ridge`.
+    Widths may differ freely.
 
     Parameters
     ----------
@@ -249,32 +289,17 @@ class LinearAligner(_BaseAligner):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
 
+    def _centers(self) -> bool:
+        return self.fit_intercept
+
     def _fit_map(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        left, singular_values, right = np.linalg.svd(source, full_matrices=False)
         if self.alpha > 0:
-            shrunk = singular_values / (singular_values**2 + self.alpha)
-        else:
-            cutoff = singular_values[0] * max(source.shape) * np.finfo(float).eps
-            kept = singular_values > cutoff
-            shrunk = np.divide(
-                1.0, singular_values, where=kept, out=np.zeros_like(singular_values)
-            )
-        return right.T @ (shrunk[:, None] * (left.T @ target))
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Estimate the map from paired anchors.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_anchors, n_features_A)
-            The anchors in space A.
-        y : array-like of shape (n_anchors, n_features_B) or (n_anchors,)
-            The same anchors in space B; a 1-D ``y`` is a space of width 1.
-
-        Returns
-        -------
-        self : LinearAligner
-            The fitted aligner.
-        """
-        return self._fit(X, y, center=self.fit_intercept)
+            # Ridge is least squares on rows extended by sqrt(alpha) * I -> 0.
+            width = source.shape[1]
+            source = np.vstack([source, np.sqrt(self.alpha) * np.eye(width)])
+            target = np.vstack([target, np.zeros((width, target.shape[1]))])
+        # Singular values below this fraction of the largest count as 0: the
+        # minimum-norm solution, as numpy.linalg.pinv would give.
+        cutoff = max(source.shape) * np.finfo(np.float64).eps
+        coef, *_ = lstsq(source, target, cond=cutoff)
+        return coef

@@ -2,12 +2,16 @@
 
 import numpy as np
 import pytest
+import scipy.sparse
+import sklearn
 from scipy.linalg import orthogonal_procrustes
 from scipy.stats import ortho_group
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, cross_validate, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -165,3 +169,150 @@ def test_translation_and_relative_stitching_in_the_same_pipeline():
     relative_b = projector.reanchor(anchors_b)
     stitched = relative[1:].score(relative_b.transform(test_b), y_test)
     assert stitched > relative.score(test_a, y_test) - 0.03
+
+
+# --- sample weights and metadata routing ----------------------------------------
+
+ALIGNERS = [
+    ProcrustesAligner(),
+    ProcrustesAligner(center=False, scale=False),
+    LinearAligner(),
+    LinearAligner(alpha=2.0, fit_intercept=False),
+]
+
+
+def _weighted_anchors(seed=0):
+    rng = np.random.RandomState(seed)
+    A = rng.normal(size=(30, 5))
+    B = A @ rng.normal(size=(5, 6)) + 0.5 * rng.normal(size=(30, 6)) + 1.0
+    return A, B, rng.randint(0, 4, size=30)
+
+
+def _fitted_maps(aligner):
+    return aligner.coef_, aligner.source_mean_, aligner.target_mean_
+
+
+@pytest.mark.parametrize("aligner", ALIGNERS, ids=repr)
+def test_zero_weight_drops_an_anchor(aligner):
+    A, B, weights = _weighted_anchors()
+    weighted = clone(aligner).fit(A, B, sample_weight=weights)
+    kept = weights > 0
+    unweighted_on_kept = clone(aligner).fit(
+        A[kept], B[kept], sample_weight=weights[kept]
+    )
+    for got, expected in zip(
+        _fitted_maps(weighted), _fitted_maps(unweighted_on_kept), strict=True
+    ):
+        np.testing.assert_allclose(got, expected, atol=1e-10)
+    assert not np.allclose(weighted.coef_, clone(aligner).fit(A, B).coef_)
+
+
+@pytest.mark.parametrize("aligner", ALIGNERS, ids=repr)
+def test_integer_weight_repeats_an_anchor(aligner):
+    A, B, weights = _weighted_anchors()
+    weighted = clone(aligner).fit(A, B, sample_weight=weights)
+    repeated = np.repeat(np.arange(len(A)), weights)
+    unweighted_repeated = clone(aligner).fit(A[repeated], B[repeated])
+    for got, expected in zip(
+        _fitted_maps(weighted), _fitted_maps(unweighted_repeated), strict=True
+    ):
+        np.testing.assert_allclose(got, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_linear_aligner_equals_weighted_least_squares_and_ridge(
+    fit_intercept,
+):
+    A, B, _ = _weighted_anchors()
+    weights = np.random.RandomState(1).uniform(0.1, 3.0, size=len(A))
+    for alpha, Reference in ((0.0, LinearRegression), (3.0, Ridge)):
+        options = {"fit_intercept": fit_intercept}
+        if alpha:
+            options["alpha"] = alpha
+        reference = Reference(**options).fit(A, B, sample_weight=weights)
+        aligner = LinearAligner(alpha=alpha, fit_intercept=fit_intercept)
+        aligner.fit(A, B, sample_weight=weights)
+        np.testing.assert_allclose(
+            aligner.transform(A), reference.predict(A), atol=1e-9
+        )
+
+
+def test_weighted_procrustes_is_the_weighted_zero_padded_solution():
+    A, B, _ = _weighted_anchors()
+    weights = np.random.RandomState(1).uniform(0.1, 3.0, size=len(A))
+    aligner = ProcrustesAligner().fit(A, B, sample_weight=weights)
+    mean_a = np.average(A, axis=0, weights=weights)
+    mean_b = np.average(B, axis=0, weights=weights)
+    root = np.sqrt(weights)[:, None]
+    padded = np.hstack([root * (A - mean_a), np.zeros((len(A), 1))])
+    rotation, _ = orthogonal_procrustes(padded, root * (B - mean_b))
+    np.testing.assert_allclose(aligner.rotation_, rotation[:5], atol=1e-10)
+
+    def weighted_loss(scale):
+        residual = scale * (A - mean_a) @ aligner.rotation_ + mean_b - B
+        return np.sum(weights * np.sum(residual**2, axis=1))
+
+    best = weighted_loss(aligner.scale_)
+    assert best < weighted_loss(aligner.scale_ * 1.01)
+    assert best < weighted_loss(aligner.scale_ * 0.99)
+    unweighted = ProcrustesAligner().fit(A, B)
+    assert best < np.sum(weights * np.sum((unweighted.transform(A) - B) ** 2, axis=1))
+
+
+@pytest.mark.parametrize("Aligner", [ProcrustesAligner, LinearAligner])
+def test_bad_sample_weights_are_rejected(Aligner):
+    A, B, _ = _weighted_anchors()
+    with pytest.raises(ValueError, match="(?i)negative"):
+        Aligner().fit(A, B, sample_weight=-np.ones(len(A)))
+    with pytest.raises(ValueError, match="(?i)sample_weight|non-zero"):
+        Aligner().fit(A, B, sample_weight=np.zeros(len(A)))
+    with pytest.raises(ValueError, match="(?i)sample_weight.shape|shape"):
+        Aligner().fit(A, B, sample_weight=np.ones(len(A) - 1))
+
+
+@pytest.mark.parametrize("Aligner", [ProcrustesAligner, LinearAligner])
+def test_pipeline_routes_sample_weight_to_the_aligner(Aligner):
+    A, B, weights = _weighted_anchors()
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipeline = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False),
+            Aligner().set_fit_request(sample_weight=True),
+        )
+        pipeline.fit(A, B, sample_weight=weights)
+        scaled = StandardScaler().fit_transform(A)
+        expected = Aligner().fit(scaled, B, sample_weight=weights)
+        np.testing.assert_allclose(pipeline[-1].coef_, expected.coef_, atol=1e-12)
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            make_pipeline(Aligner()).fit(A, B, sample_weight=weights)
+
+
+def _negated_squared_error(aligner, X, y):
+    return -np.mean((aligner.transform(X) - y) ** 2)
+
+
+@pytest.mark.parametrize("Aligner", [ProcrustesAligner, LinearAligner])
+def test_cross_validate_routes_sample_weight_to_each_fold(Aligner):
+    A, B, weights = _weighted_anchors()
+    folds = KFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        result = cross_validate(
+            Aligner().set_fit_request(sample_weight=True),
+            A,
+            B,
+            cv=folds,
+            scoring=_negated_squared_error,
+            params={"sample_weight": weights},
+            return_estimator=True,
+        )
+    for (train, _), fitted in zip(folds.split(A), result["estimator"], strict=True):
+        expected = Aligner().fit(A[train], B[train], sample_weight=weights[train])
+        np.testing.assert_allclose(fitted.coef_, expected.coef_, atol=1e-12)
+        unweighted = Aligner().fit(A[train], B[train])
+        assert not np.allclose(fitted.coef_, unweighted.coef_)
+
+
+@pytest.mark.parametrize("Aligner", [ProcrustesAligner, LinearAligner])
+def test_sparse_target_space_is_rejected_with_the_fix(Aligner):
+    A, B, _ = _weighted_anchors()
+    with pytest.raises(TypeError, match=r"y is a sparse .*pass y.toarray\(\)"):
+        Aligner().fit(A, scipy.sparse.csr_matrix(B))

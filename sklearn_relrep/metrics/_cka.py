@@ -8,10 +8,19 @@ import numpy as np
 import torch
 from scipy.spatial.distance import pdist
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
 
-from .._backend import resolve_device, to_tensor
-from ._common import centered_cross_products, check_paired, row_blocks, rows_per_block
+from .._backend import resolve_device
+from .._compat import Interval, validate_params
+from ._common import (
+    as_tensor,
+    binary_exponent,
+    centered_cross_products,
+    check_distinct_rows,
+    check_paired,
+    row_blocks,
+    row_max_abs,
+    rows_per_block,
+)
 
 __all__ = ["linear_cka", "rbf_cka"]
 
@@ -52,16 +61,20 @@ def _hsic(
 def _cka(hsic_xy: float, hsic_xx: float, hsic_yy: float, *, debiased: bool) -> float:
     for name, self_similarity in (("X", hsic_xx), ("Y", hsic_yy)):
         if not self_similarity > 0:
+            estimator = "debiased" if debiased else "biased"
             raise ValueError(
-                f"CKA is undefined: {name} has no variance (all rows are equal"
-                + (
-                    " or too few distinct rows for the debiased estimator)."
-                    if debiased
-                    else ")."
-                )
+                f"CKA is undefined: the {estimator} HSIC of {name} with itself is "
+                f"{self_similarity:.3g}, not positive. With debiased=True this "
+                "happens when there are few samples or few distinct rows; use "
+                "more samples or debiased=False."
             )
     lower = -1.0 if debiased else 0.0
     return float(np.clip(hsic_xy / np.sqrt(hsic_xx * hsic_yy), lower, 1.0))
+
+
+def _check_has_variance(X: np.ndarray, Y: np.ndarray, what: str) -> None:
+    check_distinct_rows(X, "X", what)
+    check_distinct_rows(Y, "Y", what)
 
 
 @validate_params(
@@ -125,6 +138,7 @@ def linear_cka(
     0.79
     """
     X, Y = check_paired(X, Y, min_samples=4 if debiased else 2)
+    _check_has_variance(X, Y, "CKA")
     products = centered_cross_products(
         X, Y, batch_size=batch_size, device=resolve_device(device)
     )
@@ -143,14 +157,52 @@ def linear_cka(
     return _cka(hsic_xy, hsic_xx, hsic_yy, debiased=debiased)
 
 
-def _median_squared_distance(X: np.ndarray, sample: np.ndarray) -> float:
-    median = float(np.median(pdist(X[sample].astype(np.float64), "sqeuclidean")))
+def _centred_unit_scale(X: np.ndarray, device) -> tuple[torch.Tensor, int]:
+    """``X`` in float64, times ``2**-exponent`` (exact) and centred."""
+    exponent = int(binary_exponent(row_max_abs(X).max()))
+    scaled = as_tensor(X, device).double() * 2.0**-exponent
+    return scaled - scaled.mean(0), exponent
+
+
+def _median_squared_distance(x: torch.Tensor, sample: np.ndarray) -> float:
+    rows = x[torch.from_numpy(sample).to(x.device)].cpu().numpy()
+    median = float(np.median(pdist(rows, "sqeuclidean")))
     if median <= 0:
         raise ValueError(
             "The median-heuristic bandwidth is 0 because most sampled rows coincide;"
             " pass an explicit bandwidth."
         )
     return median
+
+
+def _structureless_kernel(name: str, bandwidth, *, too_small: bool) -> ValueError:
+    what, fix = (
+        ("underflows to 0", "increase") if too_small else ("rounds to 1", "decrease")
+    )
+    return ValueError(
+        f"CKA is undefined: with bandwidth={bandwidth!r}, every kernel value "
+        f"between distinct samples of {name} {what}, so its kernel has no "
+        f"structure; {fix} bandwidth, or pass bandwidth=None for the median "
+        "heuristic."
+    )
+
+
+def _gamma(sigma_squared: float, name: str, bandwidth) -> float:
+    """``1 / (2 sigma^2)``; a bandwidth that underflows to 0 is rejected."""
+    if sigma_squared == 0:
+        raise _structureless_kernel(name, bandwidth, too_small=True)
+    return 0.5 / sigma_squared
+
+
+def _check_kernel_has_structure(
+    row_sums: np.ndarray, sum_of_squares: float, name: str, bandwidth
+) -> None:
+    """Raise when every kernel value between distinct samples is 0, or all are 1."""
+    n_samples = row_sums.shape[0]
+    if np.sum(row_sums) == n_samples:
+        raise _structureless_kernel(name, bandwidth, too_small=True)
+    if sum_of_squares == n_samples**2:
+        raise _structureless_kernel(name, bandwidth, too_small=False)
 
 
 def _rbf_block(
@@ -250,28 +302,35 @@ def rbf_cka(
     True
     """
     X, Y = check_paired(X, Y, min_samples=4 if debiased else 2)
+    _check_has_variance(X, Y, "CKA")
     n_samples = X.shape[0]
+    device = resolve_device(device)
+    # Exact powers of two bring each space near 1 (an explicit bandwidth, in the
+    # data's units, follows), and centring keeps the expansion of the squared
+    # distances from cancelling: the kernel values do not change.
+    x, exponent_x = _centred_unit_scale(X, device)
+    y, exponent_y = _centred_unit_scale(Y, device)
     if bandwidth is None:
         rng = check_random_state(random_state)
         if n_samples > median_samples:
             sample = np.sort(rng.choice(n_samples, median_samples, replace=False))
         else:
             sample = np.arange(n_samples)
-        sigma_x_squared = bandwidth_scale**2 * _median_squared_distance(X, sample)
-        sigma_y_squared = bandwidth_scale**2 * _median_squared_distance(Y, sample)
+        sigma_x_squared = bandwidth_scale**2 * _median_squared_distance(x, sample)
+        sigma_y_squared = bandwidth_scale**2 * _median_squared_distance(y, sample)
     else:
-        sigma_x_squared = sigma_y_squared = bandwidth**2
-    device = resolve_device(device)
-    x = to_tensor(X, device).double()
-    y = to_tensor(Y, device).double()
+        sigma_x_squared = float(np.ldexp(bandwidth, -exponent_x)) ** 2
+        sigma_y_squared = float(np.ldexp(bandwidth, -exponent_y)) ** 2
     norms_x, norms_y = x.square().sum(1), y.square().sum(1)
     sums = np.zeros(3)
     row_sums_k, row_sums_l = np.empty(n_samples), np.empty(n_samples)
     block_rows = rows_per_block(batch_size, n_samples)
+    gamma_x = _gamma(sigma_x_squared, "X", bandwidth)
+    gamma_y = _gamma(sigma_y_squared, "Y", bandwidth)
     with torch.inference_mode():
         for start, stop in row_blocks(n_samples, block_rows):
-            k = _rbf_block(x[start:stop], x, norms_x, start, 0.5 / sigma_x_squared)
-            ell = _rbf_block(y[start:stop], y, norms_y, start, 0.5 / sigma_y_squared)
+            k = _rbf_block(x[start:stop], x, norms_x, start, gamma_x)
+            ell = _rbf_block(y[start:stop], y, norms_y, start, gamma_y)
             sums += [
                 (k * ell).sum().item(),
                 k.square().sum().item(),
@@ -279,6 +338,8 @@ def rbf_cka(
             ]
             row_sums_k[start:stop] = k.sum(1).cpu().numpy()
             row_sums_l[start:stop] = ell.sum(1).cpu().numpy()
+    _check_kernel_has_structure(row_sums_k, sums[1], "X", bandwidth)
+    _check_kernel_has_structure(row_sums_l, sums[2], "Y", bandwidth)
     ones = np.ones(n_samples)
     hsic_xy = _hsic(sums[0], ones, ones, row_sums_k, row_sums_l, debiased=debiased)
     hsic_xx = _hsic(sums[1], ones, ones, row_sums_k, row_sums_k, debiased=debiased)

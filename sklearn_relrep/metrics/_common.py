@@ -1,15 +1,14 @@
-"""Validation, chunking and cross-products shared by the similarity metrics."""
+"""Validation, exact rescaling, chunking and cross-products shared by the metrics."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_array
-
-from .._backend import to_tensor
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Entries of one (rows x n_samples) similarity block when batch_size is None:
@@ -67,13 +66,16 @@ def check_paired(
     return X, Y
 
 
-def check_n_neighbors(n_neighbors: int, n_samples: int) -> None:
-    """Raise unless every sample has at least ``n_neighbors`` other samples."""
-    if n_neighbors >= n_samples:
-        raise ValueError(
-            f"n_neighbors={n_neighbors} must be smaller than n_samples={n_samples}: "
-            "a sample has only n_samples - 1 neighbours besides itself."
-        )
+def as_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``X`` on ``device``, sharing memory on the CPU even when it is read-only.
+
+    The metrics never write to it; torch's warning about non-writable arrays
+    (e.g. joblib's memory maps) does not apply.
+    """
+    X = np.ascontiguousarray(X)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not")
+        return torch.from_numpy(X).to(device)
 
 
 def rows_per_block(batch_size: int | None, n_columns: int) -> int:
@@ -89,8 +91,66 @@ def row_blocks(n_samples: int, block_rows: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + block_rows, n_samples)
 
 
+def binary_exponent(values) -> np.ndarray:
+    """``e`` with ``|v| * 2**-e`` in [0.5, 1) for each value (0 for zeros).
+
+    Multiplying by ``2**-e`` (:func:`numpy.ldexp`) is exact, so a space rescaled
+    this way keeps every digit while its magnitude moves near 1.
+    """
+    return np.frexp(np.asarray(values, dtype=np.float64))[1]
+
+
+def row_max_abs(X: np.ndarray) -> np.ndarray:
+    """Largest absolute value of each row, in chunks (no ``|X|`` copy)."""
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    for start, stop in row_blocks(X.shape[0], rows_per_block(None, X.shape[1])):
+        block = X[start:stop]
+        out[start:stop] = np.maximum(block.max(axis=1), -block.min(axis=1))
+    return out
+
+
+def rescaled(X: np.ndarray, *, per_row: bool = False) -> np.ndarray:
+    """A copy of ``X`` in float64 scaled by powers of two to a largest value near 1.
+
+    With ``per_row`` every row gets its own factor (for scale-free row
+    quantities such as cosines); otherwise the whole space shares one.
+    """
+    largest = row_max_abs(X)
+    exponent = binary_exponent(largest if per_row else largest.max())
+    if per_row:
+        exponent = exponent[:, None]
+    return np.ldexp(X.astype(np.float64), -exponent)
+
+
+def check_distinct_rows(X: np.ndarray, name: str, what: str) -> None:
+    """Raise unless ``X`` holds at least two different rows."""
+    first = X[:1]
+    for start, stop in row_blocks(X.shape[0], rows_per_block(None, X.shape[1])):
+        if np.any(X[start:stop] != first):
+            return
+    raise ValueError(
+        f"{what} is undefined: all {X.shape[0]} rows of {name} are identical, so "
+        f"{name} has no structure to compare. Check how {name} was computed."
+    )
+
+
+def check_no_zero_rows(largest: np.ndarray, name: str) -> None:
+    """Raise when a row (given by its largest absolute value) is all zeros."""
+    n_zero = int(np.sum(largest == 0))
+    if n_zero:
+        raise ValueError(
+            f"The cosine is undefined for zero vectors, and {name} has {n_zero} "
+            "all-zero rows. Drop them, or use metric='euclidean' where offered."
+        )
+
+
 class CrossProducts(NamedTuple):
-    """Feature-space second moments of two column-centred embeddings."""
+    """Feature-space second moments of two column-centred, rescaled embeddings.
+
+    Each space is multiplied by a power of two (``2**-exponent_x`` and
+    ``2**-exponent_y``) before centring, which the scale-invariant metrics that
+    use these products never see.
+    """
 
     xtx: np.ndarray
     yty: np.ndarray
@@ -108,22 +168,38 @@ def centered_cross_products(
 ) -> CrossProducts:
     """``Xc^T Xc``, ``Yc^T Yc``, ``Xc^T Yc`` and row norms of centred X and Y.
 
-    Two passes over row chunks, accumulated in float64: memory is one chunk plus
-    the ``d x d`` products, never ``n x n``.
+    Each space is first scaled exactly by a power of two so that its largest
+    value is near 1: float64 data near 1e300 or 1e-300 neither overflow nor
+    underflow. Two passes over row chunks, accumulated in float64: memory is one
+    chunk plus the ``d x d`` products, never ``n x n``.
     """
-    mean_x = torch.from_numpy(X.mean(axis=0, dtype=np.float64)).to(device)
-    mean_y = torch.from_numpy(Y.mean(axis=0, dtype=np.float64)).to(device)
+    factor_x = 2.0 ** -float(binary_exponent(row_max_abs(X).max()))
+    factor_y = 2.0 ** -float(binary_exponent(row_max_abs(Y).max()))
+    block_rows = rows_per_block(batch_size, X.shape[1] + Y.shape[1])
+
+    def scaled_blocks():
+        for start, stop in row_blocks(X.shape[0], block_rows):
+            # A new tensor, never a view of the caller's float64 array.
+            x = as_tensor(X[start:stop], device).double() * factor_x
+            y = as_tensor(Y[start:stop], device).double() * factor_y
+            yield start, stop, x, y
+
     width_x, width_y = X.shape[1], Y.shape[1]
     xtx = torch.zeros((width_x, width_x), dtype=torch.float64, device=device)
     yty = torch.zeros((width_y, width_y), dtype=torch.float64, device=device)
     xty = torch.zeros((width_x, width_y), dtype=torch.float64, device=device)
     squared_norms_x = np.empty(X.shape[0])
     squared_norms_y = np.empty(X.shape[0])
-    block_rows = rows_per_block(batch_size, width_x + width_y)
     with torch.inference_mode():
-        for start, stop in row_blocks(X.shape[0], block_rows):
-            x = to_tensor(X[start:stop], device).double() - mean_x
-            y = to_tensor(Y[start:stop], device).double() - mean_y
+        sum_x = torch.zeros(width_x, dtype=torch.float64, device=device)
+        sum_y = torch.zeros(width_y, dtype=torch.float64, device=device)
+        for _, _, x, y in scaled_blocks():
+            sum_x += x.sum(0)
+            sum_y += y.sum(0)
+        mean_x, mean_y = sum_x / X.shape[0], sum_y / X.shape[0]
+        for start, stop, x, y in scaled_blocks():
+            x -= mean_x
+            y -= mean_y
             xtx.addmm_(x.T, x)
             yty.addmm_(y.T, y)
             xty.addmm_(x.T, y)

@@ -7,23 +7,32 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics.pairwise import paired_cosine_distances, paired_distances
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._backend import resolve_device
-from ._common import centered_cross_products, check_paired
+from .._compat import Interval, StrOptions, validate_params
+from ._common import (
+    centered_cross_products,
+    check_distinct_rows,
+    check_no_zero_rows,
+    check_paired,
+    rescaled,
+    row_max_abs,
+)
 
 __all__ = ["mean_cosine_similarity", "pairwise_distance_correlation", "svcca"]
 
 
-def _row_norms(X: np.ndarray, name: str) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1)
-    if np.any(norms == 0):
-        raise ValueError(
-            f"The cosine is undefined for zero rows; {name} has "
-            f"{int(np.sum(norms == 0))} of them."
-        )
-    return norms
+def _magnitude_free(X: np.ndarray, name: str, metric: str) -> np.ndarray:
+    """``X`` rescaled by exact powers of two so that no norm overflows.
+
+    The cosine needs each row on its own (an all-zero row is rejected); the
+    Euclidean distance one factor for the whole space.
+    """
+    if metric == "cosine":
+        check_no_zero_rows(row_max_abs(X), name)
+    return rescaled(X, per_row=metric == "cosine")
 
 
 @validate_params(
@@ -60,9 +69,13 @@ def mean_cosine_similarity(X, Y) -> float:
     >>> mean_cosine_similarity(X, [[3.0, 0.0], [0.0, -1.0]])
     0.0
     """
-    X, Y = check_paired(X, Y, min_samples=1, same_width=True)
-    cosines = np.einsum("ij,ij->i", X, Y) / (_row_norms(X, "X") * _row_norms(Y, "Y"))
-    return float(np.clip(np.mean(cosines), -1.0, 1.0))
+    X, Y = check_paired(X, Y, same_width=True)
+    check_distinct_rows(X, "X", "The mean cosine")
+    check_distinct_rows(Y, "Y", "The mean cosine")
+    distances = paired_cosine_distances(
+        _magnitude_free(X, "X", "cosine"), _magnitude_free(Y, "Y", "cosine")
+    )
+    return float(np.clip(1.0 - np.mean(distances), -1.0, 1.0))
 
 
 def _sample_pairs(
@@ -75,13 +88,6 @@ def _sample_pairs(
     first = rng.randint(n_samples, size=n_pairs)
     second = rng.randint(n_samples - 1, size=n_pairs)
     return first, second + (second >= first)
-
-
-def _paired_distances(X: np.ndarray, first, second, metric: str) -> np.ndarray:
-    if metric == "euclidean":
-        return np.linalg.norm(X[first] - X[second], axis=1)
-    unit = X / _row_norms(X, "the input")[:, None]
-    return 1.0 - np.einsum("ij,ij->i", unit[first], unit[second])
 
 
 @validate_params(
@@ -140,9 +146,12 @@ def pairwise_distance_correlation(
     1.0
     """
     X, Y = check_paired(X, Y, min_samples=3)
+    check_distinct_rows(X, "X", "The distance correlation")
+    check_distinct_rows(Y, "Y", "The distance correlation")
     first, second = _sample_pairs(X.shape[0], n_pairs, random_state)
-    distances_x = _paired_distances(X, first, second, metric)
-    distances_y = _paired_distances(Y, first, second, metric)
+    X, Y = _magnitude_free(X, "X", metric), _magnitude_free(Y, "Y", metric)
+    distances_x = paired_distances(X[first], X[second], metric=metric)
+    distances_y = paired_distances(Y[first], Y[second], metric=metric)
     for name, distances in (("X", distances_x), ("Y", distances_y)):
         if np.ptp(distances) == 0:
             raise ValueError(
@@ -233,6 +242,8 @@ def svcca(
     1.0
     """
     X, Y = check_paired(X, Y)
+    check_distinct_rows(X, "X", "SVCCA")
+    check_distinct_rows(Y, "Y", "SVCCA")
     products = centered_cross_products(
         X, Y, batch_size=batch_size, device=resolve_device(device)
     )
