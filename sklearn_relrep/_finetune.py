@@ -43,8 +43,9 @@ def finetune(
 
     Only the chosen part of the :class:`~sklearn_relrep.nn.StitchingNetwork` is
     trained; every other parameter stays bitwise unchanged. ``"blender"`` trains
-    only the blender (the attention's query/key/value projections with
-    ``aggregation="attention"``, "QKV opt"), ``"head"`` only the MLP head ("MLP
+    only the blender (with ``aggregation="attention"`` the query/key/value
+    projections and their pre-norm, "QKV opt"; with ``"weighted"`` the
+    subspace weights), ``"head"`` only the MLP head ("MLP
     opt"), ``"all"`` everything. It runs ``max_epochs`` calls of the stitcher's
     ``partial_fit`` with a :class:`~sklearn_relrep._callbacks.TrainOnly`
     callback, starting from a fresh optimizer, so that a model gives the same

@@ -62,9 +62,12 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
     aggregation : {"auto", "concat", "sum", "mlp_sum", "weighted", \
             "attention"}, default="auto"
         How the normalised subspaces are blended (see :mod:`sklearn_relrep.nn`).
-        ``"attention"`` is the QKV blender. ``"auto"`` picks ``"attention"``
-        for several subspaces of equal width and ``"concat"`` otherwise; the
-        choice is stored in ``aggregation_``.
+        ``"attention"`` is the QKV blender (residual, pre-normalised, starting
+        as a plain sum; its ``module__attention_*`` options restore the
+        reference layer). ``"auto"`` picks ``"weighted"`` (learned softmax
+        weights per subspace, the best-measured aggregation, see
+        :doc:`/results/index`) for several subspaces of equal width and
+        ``"concat"`` otherwise; the choice is stored in ``aggregation_``.
     n_heads : int, default=1
         Attention heads; must divide the subspace width.
     attention_reduction : {"sum", "mean"}, default="sum"
@@ -174,7 +177,7 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
     ...     StitchingClassifier(max_epochs=30, lr=1e-2, random_state=0),
     ... ).fit(X, y)
     >>> model[-1].aggregation_, model[-1].subspace_widths_.tolist()
-    ('attention', [8, 8, 8, 8])
+    ('weighted', [8, 8, 8, 8])
     >>> model.score(X, y) > 0.9
     True
     >>> losses = model[-1].net_.history[:, "train_loss"]

@@ -37,8 +37,10 @@ from .nn import AGGREGATIONS, StitchingNetwork
 __all__ = ["PRODUCT_AGGREGATION", "BaseStitchingEstimator"]
 
 # What aggregation="auto" picks when the input has several subspaces (of equal
-# width); a single subspace has nothing to blend and gets "concat".
-PRODUCT_AGGREGATION = "attention"
+# width); a single subspace has nothing to blend and gets "concat". Chosen by
+# cross-encoder accuracy (docs/results/report.md): the stabilised attention
+# blender matches concat but not the best single similarity, "weighted" does.
+PRODUCT_AGGREGATION = "weighted"
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # The per-subspace LayerNorm assumes each subspace is a relative representation

@@ -10,6 +10,7 @@ torch's global random number generator.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -125,11 +126,21 @@ class ShuffledBatches:
         )
 
 
+# torch has one global RNG per process (weight initialisation and dropout draw
+# from it), so seeded blocks in concurrent threads would interleave their draws.
+_TORCH_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def isolated_torch_rng(seed: int, device: torch.device):
-    """Run a block with torch seeded by ``seed``, restoring the global RNG after."""
+    """Run a block with torch seeded by ``seed``, restoring the global RNG after.
+
+    Blocks in different threads of one process run one at a time, so that a
+    seed gives the same result under a threading joblib backend; processes
+    (loky, dask, ray, spark) run in parallel.
+    """
     cuda_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         yield
 

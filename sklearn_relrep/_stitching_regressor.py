@@ -44,8 +44,9 @@ class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator)
     aggregation : {"auto", "concat", "sum", "mlp_sum", "weighted", \
             "attention"}, default="auto"
         How the normalised subspaces are blended (see :mod:`sklearn_relrep.nn`).
-        ``"auto"`` picks ``"attention"`` for several subspaces of equal width
-        and ``"concat"`` otherwise; the choice is stored in ``aggregation_``.
+        ``"auto"`` picks ``"weighted"`` (learned softmax weights per subspace)
+        for several subspaces of equal width and ``"concat"`` otherwise; the
+        choice is stored in ``aggregation_``.
     n_heads : int, default=1
         Attention heads; must divide the subspace width.
     attention_reduction : {"sum", "mean"}, default="sum"

@@ -3,13 +3,14 @@
 import importlib.util
 import re
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
 from sklearn_relrep import InvariantProductSpace, RelativeProjector, StitchingRegressor
-from sklearn_relrep.experiments import _suite
+from sklearn_relrep.experiments import _settings, _suite
 from sklearn_relrep.experiments._domains import Domain, Space
 from sklearn_relrep.experiments._experiments import EXPERIMENT_FUNCTIONS
 from sklearn_relrep.experiments._methods import Method, default_methods
@@ -21,8 +22,37 @@ from sklearn_relrep.experiments._suite import run_suite
 
 def test_default_methods_cover_baseline_singles_and_aggregations():
     names = [m.name for m in default_methods()]
-    assert names[:5] == ["absolute", "cosine", "euclidean", "l1", "linf"]
+    assert names[:6] == [
+        "absolute",
+        "cosine",
+        "cosine/center",
+        "euclidean",
+        "l1",
+        "linf",
+    ]
     assert {"product/attention", "product/concat"} <= set(names)
+    assert names[-1] == "product/logreg"
+    assert "product/logreg" not in [
+        m.name for m in default_methods(logistic_baseline=False)
+    ]
+
+
+def test_logistic_baseline_and_centred_cosine_build_their_pipelines():
+    from sklearn.linear_model import LogisticRegression
+
+    methods = {m.name: m for m in default_methods()}
+    build = dict(n_anchors=5, seed=1, device="cpu", head={})
+    baseline = methods["product/logreg"].build(task="classification", **build)
+    assert isinstance(baseline[0], InvariantProductSpace)
+    assert baseline[0].output_scaling == "standard"
+    assert isinstance(baseline[-1], LogisticRegression)
+    with pytest.raises(ValueError, match="classifies only"):
+        methods["product/logreg"].build(task="regression", **build)
+    centred = methods["cosine/center"].build(task="classification", **build)
+    assert centred[0].preprocessing == "center"
+    assert (
+        methods["cosine"].build(task="classification", **build)[0].preprocessing is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -283,6 +313,29 @@ def test_reconstruction_progress_bar_has_its_own_name(capsys):
     err = capsys.readouterr().err
     assert "reconstruction vision: MNIST autoencoders" in err
     assert "stitching vision" not in err
+
+
+def test_stitching_runs_go_through_joblib_and_do_not_depend_on_n_jobs():
+    domain = _fake_domain("vision: MNIST classifiers", 60, 20)
+    common = dict(
+        seeds=[0, 1],
+        n_anchors=6,
+        device="cpu",
+        head={"max_epochs": 2},
+        progress=False,
+    )
+    methods = [Method("cosine", ("cosine",)), Method("absolute", None)]
+    serial = run_stitching(domain, methods, **common)
+    with joblib.parallel_backend("threading"):
+        parallel = run_stitching(domain, methods, n_jobs=2, **common)
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert len(serial) == 2 * 2 * len(domain.spaces) ** 2
+
+
+def test_n_jobs_zero_is_refused_before_any_work():
+    settings = _settings.settings_for("smoke", {"n_jobs": 0})
+    with pytest.raises(ValueError, match="--n-jobs"):
+        _settings.check_run(["stitching"], settings, data="vision", device="cpu")
 
 
 @pytest.mark.data

@@ -78,12 +78,13 @@ def test_finetune_trains_only_the_chosen_parts(spaces, model, train, trained_par
     assert tuned.predict(X_b).shape == y.shape
 
 
-def test_blender_finetuning_touches_only_qkv(spaces, model):
+def test_blender_finetuning_touches_only_qkv_and_their_pre_norm(spaces, model):
     X_a, _, y = spaces
     before = _weights(model)
     tuned = finetune(model, X_a[:40], y[:40], train="blender", max_epochs=2, lr=1e-2)
     changed = {k for k, v in _weights(tuned).items() if not torch.equal(v, before[k])}
-    assert changed and {k.split(".")[1] for k in changed} <= {"query", "key", "value"}
+    parts = {k.split(".")[1] for k in changed}
+    assert changed and parts <= {"query", "key", "value", "norm"}
 
 
 def test_finetune_errors(spaces, model):

@@ -51,12 +51,93 @@ def test_unknown_aggregation():
         make_blender("max", SIZES)
 
 
-def test_attention_parameters_are_only_qkv_and_heads_must_divide():
+REFERENCE = dict(residual=False, init="random", pre_norm=False)
+
+
+def test_attention_parameters_are_qkv_plus_the_pre_norm():
     blender = AttentionBlender(SIZES, n_heads=3)
     names = {name.split(".")[0] for name, _ in blender.named_parameters()}
+    assert names == {"query", "key", "value", "norm"}
+    reference = AttentionBlender(SIZES, **REFERENCE)
+    names = {name.split(".")[0] for name, _ in reference.named_parameters()}
     assert names == {"query", "key", "value"}
     with pytest.raises(ValueError, match="divisor"):
         AttentionBlender(SIZES, n_heads=4)
+
+
+@pytest.mark.parametrize(
+    "option, match",
+    [
+        ({"reduction": "max"}, "reduction"),
+        ({"init": "zeros"}, "init must be"),
+        ({"init": "sum", "residual": False}, "needs residual=True"),
+    ],
+)
+def test_attention_rejects_bad_options(option, match):
+    with pytest.raises(ValueError, match=match):
+        AttentionBlender(SIZES, **option)
+
+
+def _uniform_mix(blender, blocks):
+    """What attention with all weights 1/m gives: sum_i sum_j V(t_j) / m."""
+    values = [blender.value(block) for block in blocks]
+    return sum(values)
+
+
+def test_uniform_init_starts_from_a_plain_average_of_the_subspaces():
+    torch.manual_seed(0)
+    blocks = _blocks()
+    options = dict(REFERENCE, init="uniform")
+    blender = AttentionBlender(SIZES, **options)
+    assert not blender.query.weight.any() and not blender.query.bias.any()
+    torch.testing.assert_close(blender(blocks), _uniform_mix(blender, blocks))
+    random_init = AttentionBlender(SIZES, **REFERENCE)
+    assert not torch.allclose(random_init(blocks), _uniform_mix(random_init, blocks))
+
+
+def test_the_default_starts_as_the_sum_blender():
+    blocks = [3.0 * block + 1.0 for block in _blocks()]
+    blender = AttentionBlender(SIZES)
+    assert not blender.value.weight.any() and not blender.query.weight.any()
+    torch.testing.assert_close(blender(blocks), make_blender("sum", SIZES)(blocks))
+    assert blender.key.weight.any()
+
+
+def test_residual_adds_the_tokens_to_the_attention_output():
+    torch.manual_seed(0)
+    plain = AttentionBlender(SIZES, **REFERENCE)
+    residual = AttentionBlender(SIZES, **dict(REFERENCE, residual=True))
+    residual.load_state_dict(plain.state_dict())
+    blocks = _blocks()
+    torch.testing.assert_close(residual(blocks), plain(blocks) + sum(blocks))
+
+
+def test_pre_norm_normalises_tokens_before_qkv_only():
+    torch.manual_seed(0)
+    blocks = [3.0 * block + 1.0 for block in _blocks()]
+    plain = AttentionBlender(SIZES, **dict(REFERENCE, residual=True))
+    normed = AttentionBlender(SIZES, **dict(REFERENCE, residual=True, pre_norm=True))
+    normed.load_state_dict(plain.state_dict(), strict=False)
+    normalised = [torch.nn.functional.layer_norm(b, (SIZES[0],)) for b in blocks]
+    # Q/K/V read the normalised tokens, the residual path the raw ones.
+    expected = plain(normalised) - sum(normalised) + sum(blocks)
+    torch.testing.assert_close(normed(blocks), expected)
+
+
+def test_stitching_network_passes_attention_options_to_the_blender():
+    default = StitchingNetwork(SIZES, 2, aggregation="attention").blender
+    assert default.residual and default.norm is not None
+    assert not default.query.weight.any() and not default.value.weight.any()
+    reference = StitchingNetwork(
+        SIZES,
+        2,
+        aggregation="attention",
+        attention_residual=False,
+        attention_init="random",
+        attention_pre_norm=False,
+    ).blender
+    assert not reference.residual and reference.norm is None
+    assert reference.query.weight.any() and reference.value.weight.any()
 
 
 @pytest.mark.parametrize("aggregation", ["sum", "mlp_sum", "attention"])

@@ -1,9 +1,11 @@
 """The README's commands run as written, CI runs them, and its quick start works.
 
-Each shell block of the README is read line by line; every command in it must name
-only extras that ``pyproject.toml`` declares, modules that the block's own install
-steps provide (or this package), scripts that exist, and runner options that the
-runner accepts.
+The README has exactly two shell blocks: the main job and the tests, each
+installing what it needs. Each is read line by line, as is the documentation
+command of ``docs/install.rst``; every command must name only extras that
+``pyproject.toml`` declares, modules that the block's own install steps provide
+(or this package), scripts that exist, and runner options that the runner
+accepts.
 """
 
 import importlib.util
@@ -29,6 +31,7 @@ tomllib = pytest.importorskip("tomllib")  # Python >= 3.11; CI runs 3.11
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 CI_SCRIPT = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+INSTALL_PAGE = (REPO / "docs" / "install.rst").read_text(encoding="utf-8")
 with open(REPO / "pyproject.toml", "rb") as file:
     PROJECT = tomllib.load(file)["project"]
 EXTRAS = PROJECT["optional-dependencies"]
@@ -48,6 +51,19 @@ def _command_lines(block: str) -> list[str]:
 
 def _shell_blocks() -> list[list[str]]:
     return [_command_lines(block) for block in _blocks("bash")]
+
+
+def _docs_command() -> str:
+    """The one command of docs/install.rst that builds the site."""
+    (command,) = [
+        line.strip() for line in INSTALL_PAGE.splitlines() if "python -m sphinx" in line
+    ]
+    return command
+
+
+def _checked_blocks() -> list[list[str]]:
+    """The README's two blocks, then the documentation command."""
+    return [*_shell_blocks(), [_docs_command()]]
 
 
 def _requirement_names(extras: set[str]) -> set[str]:
@@ -119,18 +135,23 @@ def _check_python(words: list[str], installed: set[str]) -> None:
         assert "docs" in arguments and (REPO / "docs" / "conf.py").is_file()
 
 
-def test_readme_has_the_setup_test_and_docs_blocks():
+def test_readme_has_exactly_the_main_job_and_test_commands():
     blocks = _shell_blocks()
-    assert len(blocks) == 3
-    assert blocks[0][0].startswith("pip install torch==")
-    assert blocks[1][0].endswith("&& python -m pytest")
-    assert "[docs]" in blocks[2][0] and "python -m sphinx" in blocks[2][0]
+    assert [len(block) for block in blocks] == [1, 1]
+    (main_job,), (tests,) = blocks
+    assert main_job.startswith("pip install torch==")
+    assert main_job.endswith("&& python -m sklearn_relrep all")
+    assert tests.startswith("pip install torch==")
+    assert tests.endswith("&& python -m pytest")
+    assert "[docs]" in _docs_command()
 
 
 @pytest.mark.parametrize("block_index", range(3))
 def test_every_readme_command_names_only_what_exists(block_index):
     installed: set[str] = set()
-    for line in _shell_blocks()[block_index]:
+    if block_index == 2:  # the docs command follows the README's set-up
+        installed = _requirement_names({"data"})
+    for line in _checked_blocks()[block_index]:
         for step in line.split(" && "):
             words = shlex.split(step)
             if words[:2] == ["pip", "install"]:
@@ -141,30 +162,31 @@ def test_every_readme_command_names_only_what_exists(block_index):
                 pytest.fail(f"unexpected command {step!r}")
 
 
-def _install_steps(line: str) -> list[str]:
-    return [step for step in line.split(" && ") if step.startswith("pip install")]
-
-
 def test_ci_runs_the_readme_test_and_docs_commands_verbatim():
     ci_lines = {line.strip() for line in CI_SCRIPT.splitlines()}
-    _, tests, docs = _shell_blocks()
-    assert tests[0] in ci_lines
-    assert docs[0] in ci_lines
+    _, (tests,) = _shell_blocks()
+    assert tests in ci_lines
+    assert _docs_command() in ci_lines
 
 
-def test_readme_setup_installs_as_the_tests_do():
-    setup, tests, _ = _shell_blocks()
-    setup_steps, test_steps = _install_steps(setup[0]), _install_steps(tests[0])
-    assert setup[0] == " && ".join(setup_steps)  # the set-up line only installs
-    for setup_step, test_step in zip(setup_steps, test_steps, strict=True):
-        if "-e" in setup_step:
-            (setup_extras,) = re.findall(r"\.\[([a-z,]+)\]", setup_step)
+def test_main_job_installs_as_the_tests_do():
+    (main_job,), (tests,) = _shell_blocks()
+    main_steps, test_steps = main_job.split(" && "), tests.split(" && ")
+    assert main_steps[-1] == "python -m sklearn_relrep all"
+    assert test_steps[-1] == "python -m pytest"
+    for main_step, test_step in zip(main_steps[:-1], test_steps[:-1], strict=True):
+        if "-e" in main_step:
+            (main_extras,) = re.findall(r"\.\[([a-z,]+)\]", main_step)
             (test_extras,) = re.findall(r"\.\[([a-z,]+)\]", test_step)
-            assert set(setup_extras.split(",")) | {"test"} == set(
-                test_extras.split(",")
-            )
+            assert set(main_extras.split(",")) | {"test"} == set(test_extras.split(","))
         else:
-            assert setup_step == test_step
+            assert main_step == test_step
+
+
+def test_the_quick_look_named_in_the_prose_is_a_valid_run():
+    quick_look = "python -m sklearn_relrep all --size quick"
+    assert f"`{quick_look}`" in README
+    _check_python(shlex.split(quick_look), set())
 
 
 def test_readme_links_point_at_files_that_exist():

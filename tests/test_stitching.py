@@ -1,6 +1,7 @@
 """StitchingClassifier and StitchingRegressor: pipelines, layouts, search, errors."""
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,7 @@ def test_subspaces_overrides(digits):
     X, y = digits
     split = StitchingClassifier(subspaces=4, max_epochs=1).fit(X, y)
     assert split.subspace_widths_.tolist() == [16] * 4
-    assert split.aggregation_ == "attention"
+    assert split.aggregation_ == PRODUCT_AGGREGATION
     sizes = StitchingClassifier(subspaces=[60, 4], max_epochs=1).fit(X, y)
     assert sizes.subspace_widths_.tolist() == [60, 4]
     assert sizes.aggregation_ == "concat"
@@ -205,7 +206,7 @@ def test_layout_survives_a_scaler_when_given_explicitly(product):
     for subspaces in (space, space.layout_, [8, 8], 2):
         model = StitchingClassifier(subspaces=subspaces, max_epochs=1).fit(scaled, y)
         assert model.subspace_widths_.tolist() == [8, 8]
-        assert model.aggregation_ == "attention"
+        assert model.aggregation_ == PRODUCT_AGGREGATION
     named = StitchingClassifier(subspaces=space, max_epochs=1).fit(scaled, y)
     assert named.layout_ == space.layout_
     assert named.subspace_names_.dtype == object
@@ -235,10 +236,10 @@ def test_fitted_space_as_subspaces_through_clone(product):
 def test_aggregation_auto_follows_the_product_constant(product, monkeypatch):
     _, Z, y = product
     model = StitchingClassifier(max_epochs=1).fit(Z, y)
-    assert model.aggregation_ == PRODUCT_AGGREGATION == "attention"
+    assert model.aggregation_ == PRODUCT_AGGREGATION == "weighted"
     assert model.get_params()["aggregation"] == "auto"
-    monkeypatch.setattr(_stitching_base, "PRODUCT_AGGREGATION", "weighted")
-    assert StitchingClassifier(max_epochs=1).fit(Z, y).aggregation_ == "weighted"
+    monkeypatch.setattr(_stitching_base, "PRODUCT_AGGREGATION", "attention")
+    assert StitchingClassifier(max_epochs=1).fit(Z, y).aggregation_ == "attention"
 
 
 def test_layout_is_read_only(product):
@@ -343,3 +344,18 @@ def test_subspace_dropout_is_wired_to_the_module(product):
     assert model.net_.module_.subspace_dropout.p == 0.3
     with pytest.raises(ValueError, match="subspace_dropout"):
         StitchingClassifier(subspace_dropout=1.0).fit(Z, y)
+
+
+def test_fits_in_concurrent_threads_match_serial_fits(digits):
+    """torch's global RNG is shared by threads; seeded fits must not interleave."""
+    X, y = digits
+
+    def fit(seed):
+        model = StitchingClassifier(max_epochs=3, dropout=0.3, random_state=seed)
+        return model.fit(X, y).predict_proba(X)
+
+    serial = [fit(seed) for seed in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(fit, range(4)))
+    for expected, got in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(got, expected)

@@ -131,6 +131,14 @@ def _options() -> argparse.ArgumentParser:
         "(default from --size)",
     )
     options.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel stitching runs through joblib (default 1; -1: one per core); "
+        "inside joblib.parallel_backend('dask'), say, they go to that backend",
+    )
+    options.add_argument(
         "--device",
         type=_device,
         default="auto",
@@ -242,6 +250,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             n_anchors=args.n_anchors,
             n_train=args.n_train,
             n_test=args.n_test,
+            n_jobs=args.n_jobs,
         ).items()
         if value is not None
     }

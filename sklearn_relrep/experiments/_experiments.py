@@ -7,6 +7,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._finetune import finetune
+from .._stitching_base import PRODUCT_AGGREGATION
+from ._invariance_section import invariance_section
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods
 from ._report import bar_chart, format_mean_std, heatmap, pyplot, summarize
 from ._stitching_experiment import run_stitching, stitch_to
@@ -15,7 +17,13 @@ __all__ = ["EXPERIMENT_FUNCTIONS"]
 
 
 def _head(settings) -> dict:
+    """Stitcher parameters of a size preset; ``max_epochs=None`` keeps the default."""
+    if getattr(settings, "max_epochs", None) is None:
+        return {}
     return dict(max_epochs=settings.max_epochs)
+
+
+DEFAULT_PRODUCT = f"product/{PRODUCT_AGGREGATION}"
 
 
 def _cross_mean(records: pd.DataFrame, metric: str) -> pd.Series:
@@ -27,10 +35,14 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
     report.heading("Zero-shot stitching")
     report.text(
         "Rows: how embeddings reach the head (absolute = raw embeddings; a single "
-        "similarity; the product of all four with a learned aggregation). Columns: "
+        "similarity with the reference settings, and cosine on inputs centred by "
+        "the anchors' mean; the product of all four with an aggregation, "
+        f"{DEFAULT_PRODUCT} being the default pipeline; product/logreg is the "
+        "baseline: a plain LogisticRegression on the product features, each "
+        "subspace standardised with its own anchors' statistics). Columns: "
         "train space → test space; the diagonal is the same-encoder reference. "
-        "Cells: test accuracy. Absolute cells between spaces of different widths are "
-        "n/a."
+        "Cells: test accuracy, mean ± std over seeds. Absolute cells between "
+        "spaces of different widths are n/a."
     )
     summaries = []
     for key in domains:
@@ -43,6 +55,7 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
             device=device,
             head=_head(settings),
             progress=progress,
+            n_jobs=settings.n_jobs,
         )
         table = format_mean_std(summarize(records, "accuracy"))
         report.heading(domain.name, 3)
@@ -50,7 +63,7 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
         report.table(
             format_mean_std(summarize(records, "macro_f1")).rename_axis("macro F1")
         )
-        for method in ("absolute", "cosine", "product/attention"):
+        for method in ("absolute", "cosine", DEFAULT_PRODUCT):
             mean = records[records["method"] == method].pivot_table(
                 index="train",
                 columns="test",
@@ -75,17 +88,56 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
             "cross-encoder accuracy per projection",
         )
         verdict = _verdict(_cross_mean(records, "accuracy"))
+        baseline = _against_baseline(records)
         report.text(verdict)
+        report.text(baseline)
         title = f"Zero-shot stitching accuracy, {domain.name}"
-        summaries.append(f"{title}\n{table.to_string()}\n{verdict}")
+        summaries.append(f"{title}\n{table.to_string()}\n{verdict}\n{baseline}")
+        summaries.append(
+            invariance_section(
+                domain, records, settings=settings, device=device, report=report
+            )
+        )
     return "\n\n".join(summaries)
+
+
+def _against_baseline(records: pd.DataFrame) -> str:
+    """Say per pair whether the default pipeline beats the logistic baseline."""
+    cross = records[records["train"] != records["test"]]
+    means = cross.pivot_table(
+        index="method", columns="pair", values="accuracy", aggfunc="mean"
+    )
+    if not {DEFAULT_PRODUCT, "product/logreg"} <= set(means.index):
+        return ""
+    gaps = means.loc[DEFAULT_PRODUCT] - means.loc["product/logreg"]
+    worse = [pair for pair, gap in gaps.items() if gap < 0]
+    return (
+        f"Default pipeline ({DEFAULT_PRODUCT}) minus the logistic-regression "
+        f"baseline, per pair: "
+        + ", ".join(f"{pair} {gap:+.3f}" for pair, gap in gaps.items())
+        + (
+            f"; it is below the baseline on {worse}."
+            if worse
+            else "; it is at least as good on every pair."
+        )
+    )
 
 
 def _verdict(cross: pd.Series, higher_is_better: bool = True) -> str:
     """Say plainly whether the best product beats the best single similarity."""
     sign = 1 if higher_is_better else -1
-    singles = sign * cross[[n for n in SINGLE_SIMILARITIES if n in cross.index]]
-    products = sign * cross[[n for n in cross.index if n.startswith("product/")]]
+    single_names = [n for n in cross.index if n.split("/")[0] in SINGLE_SIMILARITIES]
+    singles = sign * cross[single_names]
+    products = (
+        sign
+        * cross[
+            [
+                n
+                for n in cross.index
+                if n.startswith("product/") and n != "product/logreg"
+            ]
+        ]
+    )
     single, product = singles.idxmax(), products.idxmax()
     outcome = (
         "matches or beats" if products.max() >= singles.max() else "does NOT match"
@@ -247,7 +299,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
         "decoder trained on A's."
     )
     domain = get_domain("vision-ae")
-    methods = [m for m in default_methods() if m.aggregation in ("concat", "attention")]
+    methods = default_methods(logistic_baseline=False)
     records = run_stitching(
         domain,
         methods,
@@ -257,6 +309,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
         head=_head(settings),
         progress=progress,
         label="reconstruction",
+        n_jobs=settings.n_jobs,
     )
     table = format_mean_std(summarize(records, "mse"), digits=4)
     report.table(table)

@@ -36,21 +36,23 @@ class Settings:
     vision_encoders: tuple[tuple[str, int], ...]
     encoder_epochs: int
     encoder_train: int
-    max_epochs: int
+    max_epochs: int | None  # None: the estimators' default
     finetune_sizes: tuple[int, ...]
     finetune_epochs: int
+    # joblib workers for the stitching runs (seeds x methods x sources); -1: all
+    n_jobs: int = 1
 
 
 SIZES = {
     "full": Settings(
-        seeds=(0, 1, 2),
+        seeds=(0, 1, 2, 3, 4),
         n_anchors=300,
         n_train=4000,
         n_test=1000,
         vision_encoders=(("cnn", 0), ("cnn", 1), ("mlp", 0)),
         encoder_epochs=2,
         encoder_train=10000,
-        max_epochs=15,
+        max_epochs=None,
         finetune_sizes=(10, 50, 200),
         finetune_epochs=20,
     ),
@@ -216,6 +218,8 @@ def check_run(experiments, settings: Settings, *, data: str, device: str) -> Non
         raise ValueError(f"unknown experiments {unknown}; choose from {EXPERIMENTS}.")
     if data not in ("text", "vision", "both"):
         raise ValueError(f"--data must be 'text', 'vision' or 'both', got {data!r}.")
+    if settings.n_jobs == 0:
+        raise ValueError("--n-jobs must not be 0: use 1 (serial), N or -1.")
     seeds = settings.seeds
     if not seeds or any(seed < 0 for seed in seeds):
         raise ValueError(f"--seeds must be non-negative integers, got {list(seeds)}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .._zero_shot import _scores, zero_shot_stitch
@@ -22,6 +23,30 @@ def stitch_to(model, method: Method, domain: Domain, target: str):
     return zero_shot_stitch(model, anchors)
 
 
+def _run_one(domain: Domain, method: Method, source: str, seed: int, **build):
+    """Fit ``method`` on ``source`` with ``seed``; records for every target space."""
+    model = method.build(task=domain.task, seed=seed, **build)
+    model.fit(domain.spaces[source].train, domain.y_train)
+    records = []
+    for target, space in domain.spaces.items():
+        stitched = stitch_to(model, method, domain, target)
+        scores = (
+            _scores(stitched, space.test, domain.y_test) if stitched is not None else {}
+        )
+        records.append(
+            dict(
+                domain=domain.name,
+                method=method.name,
+                train=source,
+                test=target,
+                pair=f"{source}→{target}",
+                seed=seed,
+                **scores,
+            )
+        )
+    return records
+
+
 def run_stitching(
     domain: Domain,
     methods: list[Method],
@@ -32,10 +57,14 @@ def run_stitching(
     head: dict,
     progress: bool = True,
     label: str = "stitching",
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Every method × train space × test space × seed, as tidy records.
 
-    ``label`` names the progress bar, before the domain's name.
+    ``label`` names the progress bar, before the domain's name. The runs go
+    through :class:`joblib.Parallel` with ``n_jobs``, so that an active joblib
+    backend (dask, ray, spark) takes them; each run is seeded by its own seed
+    only, so the records do not depend on ``n_jobs``.
 
     Returns
     -------
@@ -43,31 +72,15 @@ def run_stitching(
         Columns ``domain, method, train, test, pair, seed`` and the scores
         (``accuracy`` and ``macro_f1``, or ``mse``).
     """
-    records = []
     jobs = [(m, a, s) for s in seeds for m in methods for a in domain.spaces]
-    for method, source, seed in tqdm(
-        jobs, desc=f"{label} {domain.name}", disable=not progress
+    build = dict(n_anchors=n_anchors, device=device, head=head)
+    runs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_run_one)(domain, method, source, seed, **build)
+        for method, source, seed in jobs
+    )
+    records = []
+    for run in tqdm(
+        runs, total=len(jobs), desc=f"{label} {domain.name}", disable=not progress
     ):
-        model = method.build(
-            task=domain.task, n_anchors=n_anchors, seed=seed, device=device, head=head
-        )
-        model.fit(domain.spaces[source].train, domain.y_train)
-        for target, space in domain.spaces.items():
-            stitched = stitch_to(model, method, domain, target)
-            scores = (
-                _scores(stitched, space.test, domain.y_test)
-                if stitched is not None
-                else {}
-            )
-            records.append(
-                dict(
-                    domain=domain.name,
-                    method=method.name,
-                    train=source,
-                    test=target,
-                    pair=f"{source}→{target}",
-                    seed=seed,
-                    **scores,
-                )
-            )
+        records.extend(run)
     return pd.DataFrame.from_records(records)

@@ -183,7 +183,11 @@ def _size_cell(used: int, asked: int) -> str:
     return str(used) if used == asked else f"{used} (all; {asked} asked)"
 
 
-def _epochs(n: int) -> str:
+def _epochs(n: int | None) -> str:
+    if n is None:
+        from .._stitching import StitchingClassifier
+
+        return f"the default {StitchingClassifier().max_epochs} epochs"
     return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 

@@ -167,7 +167,14 @@ class AttentionBlender(nn.Module):
     learned query, key and value projections of width ``k`` (split into
     ``n_heads`` heads) mix them, and the ``m`` outputs are summed or averaged.
     Attention runs over subspaces, not anchors: the layer learns which invariance
-    to rely on. Its only parameters are ``query``, ``key`` and ``value``.
+    to rely on.
+
+    By default the blender is built to train stably: a residual path adds each
+    token to its attention output, the tokens are layer-normalised before the
+    projections, and the query and value projections start at zero, so that the
+    blender starts as exactly the sum of the subspaces (:class:`SumBlender`) and
+    learns a correction to it. ``residual=False, init="random", pre_norm=False``
+    is the plain attention layer of the reference method.
 
     Parameters
     ----------
@@ -177,6 +184,17 @@ class AttentionBlender(nn.Module):
         Number of attention heads; must divide ``k``.
     reduction : {"sum", "mean"}, default="sum"
         How the ``m`` output tokens are combined.
+    residual : bool, default=True
+        Add each token to its attention output (``t_i + attn(t)_i``).
+    init : {"sum", "uniform", "random"}, default="sum"
+        ``"sum"``: query and value projections start at zero (needs
+        ``residual=True``; the blender starts as the sum of the subspaces).
+        ``"uniform"``: only the query projection starts at zero, so every
+        attention weight starts at ``1 / m``. ``"random"``: PyTorch's default
+        initialisation of Q, K and V.
+    pre_norm : bool, default=True
+        A LayerNorm over each token before the Q/K/V projections; the residual
+        path keeps the un-normalised token.
 
     Examples
     --------
@@ -187,7 +205,16 @@ class AttentionBlender(nn.Module):
     torch.Size([2, 4])
     """
 
-    def __init__(self, sizes: Sequence[int], n_heads: int = 1, reduction: str = "sum"):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        n_heads: int = 1,
+        reduction: str = "sum",
+        *,
+        residual: bool = True,
+        init: str = "sum",
+        pre_norm: bool = True,
+    ):
         super().__init__()
         width = _equal_width(sizes, "attention")
         if n_heads < 1 or width % n_heads:
@@ -197,18 +224,40 @@ class AttentionBlender(nn.Module):
             )
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}.")
+        zeroed = {"sum": ("query", "value"), "uniform": ("query",), "random": ()}
+        if init not in zeroed:
+            raise ValueError(
+                f"init must be 'sum', 'uniform' or 'random'; got {init!r}."
+            )
+        if init == "sum" and not residual:
+            raise ValueError(
+                "init='sum' needs residual=True: with a zero value projection and "
+                "no residual path the blender would output zeros."
+            )
         self.out_features, self.n_heads, self.reduction = width, n_heads, reduction
+        self.residual = bool(residual)
         self.query = nn.Linear(width, width)
         self.key = nn.Linear(width, width)
         self.value = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width) if pre_norm else None
+        for name in zeroed[init]:
+            nn.init.zeros_(getattr(self, name).weight)
+            nn.init.zeros_(getattr(self, name).bias)
+
+    def __setstate__(self, state: dict) -> None:
+        # Pickled by version 0.1, whose blender was the reference layer.
+        state.setdefault("residual", False)
+        super().__setstate__(state)
+        self._modules.setdefault("norm", None)
 
     def forward(self, blocks: list[torch.Tensor]) -> torch.Tensor:
         tokens = torch.stack(blocks, dim=1)
         batch, n_tokens, width = tokens.shape
+        normed = self.norm(tokens) if self.norm is not None else tokens
 
         def heads(projection):
             return (
-                projection(tokens)
+                projection(normed)
                 .view(batch, n_tokens, self.n_heads, width // self.n_heads)
                 .transpose(1, 2)
             )
@@ -217,6 +266,8 @@ class AttentionBlender(nn.Module):
             heads(self.query), heads(self.key), heads(self.value)
         )
         mixed = mixed.transpose(1, 2).reshape(batch, n_tokens, width)
+        if self.residual:
+            mixed = mixed + tokens
         return mixed.sum(1) if self.reduction == "sum" else mixed.mean(1)
 
 
@@ -235,6 +286,7 @@ def make_blender(
     *,
     n_heads: int = 1,
     attention_reduction: str = "sum",
+    **attention_options,
 ) -> nn.Module:
     """Build the blender named ``aggregation`` for subspaces of widths ``sizes``.
 
@@ -248,6 +300,9 @@ def make_blender(
         Attention heads (``"attention"`` only).
     attention_reduction : {"sum", "mean"}, default="sum"
         How attention outputs are combined (``"attention"`` only).
+    **attention_options
+        Further keyword arguments of :class:`AttentionBlender` (``"attention"``
+        only).
 
     Returns
     -------
@@ -266,5 +321,7 @@ def make_blender(
             f"{sorted(AGGREGATIONS)}."
         )
     if aggregation == "attention":
-        return AttentionBlender(sizes, n_heads=n_heads, reduction=attention_reduction)
+        return AttentionBlender(
+            sizes, n_heads=n_heads, reduction=attention_reduction, **attention_options
+        )
     return AGGREGATIONS[aggregation](sizes)

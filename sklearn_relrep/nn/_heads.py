@@ -101,6 +101,11 @@ class StitchingNetwork(nn.Module):
         Attention heads.
     attention_reduction : {"sum", "mean"}, default="sum"
         Reduction of the attention tokens.
+    attention_residual, attention_init, attention_pre_norm
+        ``residual``, ``init`` and ``pre_norm`` of
+        :class:`~sklearn_relrep.nn.AttentionBlender` (defaults ``True``,
+        ``"sum"``, ``True``); the stitchers take them as
+        ``module__attention_residual`` and so on.
     hidden_sizes, activation, dropout
         See :class:`MLPHead`.
     subspace_dropout : float, default=0.0
@@ -125,6 +130,9 @@ class StitchingNetwork(nn.Module):
         aggregation: str = "concat",
         n_heads: int = 1,
         attention_reduction: str = "sum",
+        attention_residual: bool = True,
+        attention_init: str = "sum",
+        attention_pre_norm: bool = True,
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         dropout: float = 0.0,
@@ -137,11 +145,19 @@ class StitchingNetwork(nn.Module):
             )
         self.layer_norm = SubspaceLayerNorm(sizes)
         self.subspace_dropout = SubspaceDropout(subspace_dropout)
+        attention_options = {}
+        if aggregation == "attention":
+            attention_options = dict(
+                residual=attention_residual,
+                init=attention_init,
+                pre_norm=attention_pre_norm,
+            )
         self.blender = make_blender(
             aggregation,
             sizes,
             n_heads=n_heads,
             attention_reduction=attention_reduction,
+            **attention_options,
         )
         head = ClassificationHead if task == "classification" else RegressionHead
         self.head = head(
