@@ -116,18 +116,6 @@ GROUPS = {
         ),
     ],
 }
-# Reconstruction (StitchingRegressor on the MNIST autoencoders; run with
-# --domains vision-ae): singles, and the product before and after.
-GROUPS["recon"] = [
-    *_singles(),
-    GROUPS["relative"][0],
-    GROUPS["relative"][1],
-    GROUPS["relative"][4],
-    GROUPS["relative"][5],
-    GROUPS["attention2"][1],
-    GROUPS["others"][1],
-]
-
 SECTIONS = [
     (
         "Relative step: orientation, then centring",
@@ -169,11 +157,6 @@ SECTIONS = [
         [v.name for v in GROUPS["others"]],
     ),
     (
-        "Reconstruction (StitchingRegressor, MNIST autoencoders, MSE)",
-        "Lower is better; `worst` is the highest per-pair MSE.",
-        [v.name for v in GROUPS["recon"]],
-    ),
-    (
         "Subspace dropout",
         "`subspace_dropout=0.25`: each sample drops whole subspaces in training.",
         [
@@ -194,7 +177,6 @@ HEADER = (
     "`PYTHONPATH=. python benchmarks/stitching_quality.py --group all` then "
     "`--report` (one torch thread)."
 )
-DOMAINS = {"classification": ("text", "vision"), "reconstruction": ("vision-ae",)}
 
 
 def main(argv=None):

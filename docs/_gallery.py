@@ -44,6 +44,7 @@ PLOTTING = ("matplotlib",)
 EXAMPLE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "stitch_digits.py": PLOTTING,
     "text_stitching.py": TEXT_DATA + PLOTTING,
+    "invariance_report.py": TEXT_DATA + PLOTTING,
     "vision_stitching.py": MNIST_DATA + PLOTTING,
     "reconstruction_stitching.py": MNIST_DATA + PLOTTING,
     "latent_similarity.py": MNIST_DATA + PLOTTING,
