@@ -12,6 +12,7 @@ from ._invariance_section import invariance_section
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods
 from ._report import bar_chart, format_mean_std, heatmap, pyplot, summarize
 from ._stitching_experiment import run_stitching, stitch_to
+from ._targets import attention_targets
 
 __all__ = ["EXPERIMENT_FUNCTIONS"]
 
@@ -87,12 +88,16 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
             f"{key}_stitching_bars",
             "cross-encoder accuracy per projection",
         )
-        verdict = _verdict(_cross_mean(records, "accuracy"))
-        baseline = _against_baseline(records)
-        report.text(verdict)
-        report.text(baseline)
+        verdicts = [
+            _verdict(_cross_mean(records, "accuracy")),
+            _against_baseline(records),
+            attention_targets(records),
+        ]
+        for verdict in filter(None, verdicts):
+            report.text(verdict)
+        verdict = "\n".join(filter(None, verdicts))
         title = f"Zero-shot stitching accuracy, {domain.name}"
-        summaries.append(f"{title}\n{table.to_string()}\n{verdict}\n{baseline}")
+        summaries.append(f"{title}\n{table.to_string()}\n{verdict}")
         summaries.append(
             invariance_section(
                 domain, records, settings=settings, device=device, report=report
@@ -314,6 +319,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
     table = format_mean_std(summarize(records, "mse"), digits=4)
     report.table(table)
     report.text(_verdict(_cross_mean(records, "mse"), higher_is_better=False))
+    report.text(attention_targets(records, "mse"))
     report.figure(
         _reconstruction_grid(domain, methods, settings, device),
         "reconstruction_grid",
