@@ -1,6 +1,7 @@
 """The experiment runner: methods, tables and an end-to-end smoke run."""
 
 import importlib.util
+import json
 import re
 
 import joblib
@@ -13,8 +14,24 @@ from sklearn_relrep import InvariantProductSpace, RelativeProjector, StitchingRe
 from sklearn_relrep.experiments import _settings, _suite
 from sklearn_relrep.experiments._domains import Domain, Space
 from sklearn_relrep.experiments._experiments import EXPERIMENT_FUNCTIONS
+from sklearn_relrep.experiments._figures import (
+    FINETUNE_MODES,
+    encoder_matrix,
+    finetune_curves,
+    pca_view,
+    similarity_matrices,
+    stitching_matrices,
+)
 from sklearn_relrep.experiments._methods import Method, default_methods
-from sklearn_relrep.experiments._report import format_mean_std, pyplot, summarize
+from sklearn_relrep.experiments._report import (
+    MANIFEST_NAME,
+    annotation_color,
+    bar_chart,
+    format_mean_std,
+    heatmaps,
+    pyplot,
+    summarize,
+)
 from sklearn_relrep.experiments._settings import DATA_LIMITS, EXPERIMENTS
 from sklearn_relrep.experiments._stitching_experiment import run_stitching
 from sklearn_relrep.experiments._suite import run_suite
@@ -130,8 +147,10 @@ def test_runner_smoke_end_to_end(tmp_path, capsys):
     ):
         assert section in report
     for figure in (
-        "text_stitching_cosine.png",
+        "text_stitching_matrices.png",
         "vision_stitching_bars.png",
+        "vision_pca_view.png",
+        "finetune_curves.png",
         "reconstruction_grid.png",
         "similarity_linear_cka.png",
     ):
@@ -168,8 +187,8 @@ def _fake_domain(name, n_train, n_test, task="classification", seed=0):
 
 
 @pytest.fixture
-def fake_suite(monkeypatch):
-    """Synthetic domains (BBC capped at 1699/425) and experiments that draw a figure."""
+def fake_domains(monkeypatch):
+    """Synthetic domains (BBC capped at 1699/425) in place of the encoders."""
     pytest.importorskip("matplotlib", reason="the report's figures need [data]")
     seen = {"builders": [], "experiments": []}
 
@@ -181,6 +200,16 @@ def fake_suite(monkeypatch):
     def vision_domain(settings, *, kind, cache_dir, progress, device):
         seen["builders"].append((kind, device))
         return _fake_domain(f"vision: MNIST {kind}s", settings.n_train, 50)
+
+    monkeypatch.setattr(_suite, "text_domain", text_domain)
+    monkeypatch.setattr(_suite, "vision_domain", vision_domain)
+    return seen
+
+
+@pytest.fixture
+def fake_suite(fake_domains, monkeypatch):
+    """Synthetic domains and experiments that only draw a figure."""
+    seen = fake_domains
 
     def experiment(name):
         def run(*, get_domain, domains, settings, device, report, progress):
@@ -195,8 +224,6 @@ def fake_suite(monkeypatch):
 
         return run
 
-    monkeypatch.setattr(_suite, "text_domain", text_domain)
-    monkeypatch.setattr(_suite, "vision_domain", vision_domain)
     for name in EXPERIMENTS:
         monkeypatch.setitem(EXPERIMENT_FUNCTIONS, name, experiment(name))
     return seen
@@ -393,3 +420,159 @@ def test_attention_targets_say_met_and_not_met():
     )
     assert "1.30x" in attention_targets(mse, "mse")
     assert "does NOT meet" in attention_targets(mse, "mse")
+
+
+# the report's figures -------------------------------------------------------------
+
+
+def test_runner_writes_the_report_figures_and_drops_the_old_heatmaps(
+    fake_domains, tmp_path
+):
+    old = "text_stitching_cosine.png"
+    (tmp_path / old).write_bytes(b"previous report's per-method heatmap")
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"files": [old]}))
+    tiny = {"n_train": 60, "n_test": 40, "n_anchors": 12, "max_epochs": 1}
+    tiny |= {"finetune_sizes": (10,), "finetune_epochs": 1}
+    _run(tmp_path, ["similarity", "finetune", "stitching"], overrides=tiny)
+    for key in ("text", "vision"):
+        for figure in ("stitching_matrices", "stitching_bars", "pca_view"):
+            assert (tmp_path / f"{key}_{figure}.png").stat().st_size > 1000
+    for figure in ("finetune_curves", "similarity_linear_cka", "similarity_jaccard_10"):
+        assert (tmp_path / f"{figure}.png").stat().st_size > 1000
+    assert not (tmp_path / old).exists()
+    report = (tmp_path / "report.md").read_text()
+    assert "all parameters N=10" in report and "zero-shot N=0" in report
+
+
+def test_annotation_text_is_white_on_dark_cells_and_black_on_light_ones():
+    assert annotation_color((0.0, 0.0, 0.0)) == "white"
+    assert annotation_color((1.0, 1.0, 1.0, 1.0)) == "black"
+    matrix = pd.DataFrame([[0.0, 1.0], [np.nan, 0.5]], index=["a", "b"])
+    figure = heatmaps({"m": matrix}, "t", xlabel="x", ylabel="y")
+    colours = {text.get_text(): text.get_color() for text in figure.axes[0].texts}
+    assert colours["0.00"] == "white"  # viridis's darkest purple
+    assert colours["1.00"] == "black"  # viridis's lightest yellow
+    assert colours["n/a"] == "black"  # on the grey of a missing cell
+    pyplot().close(figure)
+
+
+def _stitching_records(methods, spaces=("A", "B", "C")):
+    rng = np.random.RandomState(0)
+    return pd.DataFrame(
+        [
+            dict(method=m, train=a, test=b, seed=s, accuracy=rng.uniform())
+            for m in methods
+            for a in spaces
+            for b in spaces
+            for s in (0, 1)
+        ]
+    )
+
+
+def test_stitching_matrices_draw_every_method_with_labelled_axes():
+    methods = [m.name for m in default_methods()]
+    records = _stitching_records(methods)
+    figure = stitching_matrices(records, "domain")
+    panels = [axis for axis in figure.axes if axis.get_images()]
+    assert [axis.get_title() for axis in panels] == methods
+    assert len(figure.axes) == len(panels) + 1  # one shared colour bar
+    assert {axis.get_ylabel() for axis in panels} == {"", "trained on (encoder A)"}
+    assert panels[0].get_ylabel() == "trained on (encoder A)"
+    assert panels[-1].get_xlabel() == "tested on (encoder B)"
+    cell = records[
+        (records["method"] == methods[3])
+        & (records["train"] == "A")
+        & (records["test"] == "C")
+    ]["accuracy"].mean()
+    assert panels[3].get_images()[0].get_array()[0, 2] == pytest.approx(cell)
+    pyplot().close(figure)
+
+
+def test_bar_chart_legend_covers_no_bar_and_is_saved():
+    records = _stitching_records(["absolute", "cosine"])
+    table = summarize(records, "accuracy", columns="test")
+    figure = bar_chart(table, "t", "accuracy")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    axis = figure.axes[0]
+    legend = axis.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= axis.get_window_extent(renderer).x1
+    saved = figure.get_tightbbox(renderer)  # what bbox_inches="tight" keeps
+    inches = legend.transformed(figure.dpi_scale_trans.inverted())
+    assert saved.x1 >= inches.x1 and saved.y0 <= inches.y0
+    pyplot().close(figure)
+
+
+def test_finetune_curves_have_a_band_of_one_std_per_mode():
+    rows = []
+    for domain in ("text", "vision"):
+        for seed, shift in enumerate((0.0, 0.2)):
+            rows.append(
+                dict(
+                    domain=domain,
+                    seed=seed,
+                    method="zero-shot",
+                    n_labelled=0,
+                    accuracy=0.3 + shift,
+                )
+            )
+            for i, mode in enumerate(FINETUNE_MODES.values()):
+                rows.append(
+                    dict(
+                        domain=domain,
+                        seed=seed,
+                        method=mode,
+                        n_labelled=10,
+                        accuracy=0.5 + 0.1 * i + shift,
+                    )
+                )
+    figure = finetune_curves(pd.DataFrame(rows))
+    assert len(figure.axes) == 2
+    for axis in figure.axes:
+        assert len(axis.get_lines()) == len(axis.collections) == 3
+        band = axis.collections[0].get_paths()[0].vertices
+        # mode 0: 0.6 ± 0.1 at N=10; zero-shot: 0.4 ± 0.1 at N=0
+        for n, low, high in ((10, 0.5, 0.7), (0, 0.3, 0.5)):
+            edge = band[np.isclose(band[:, 0], n), 1]
+            assert (edge.min(), edge.max()) == pytest.approx((low, high))
+    pyplot().close(figure)
+
+
+def test_similarity_matrices_are_encoder_by_encoder_absolute_beside_relative():
+    records = pd.DataFrame(
+        [
+            dict(domain=d, method=m, pair=p, seed=0, linear_cka=v)
+            for d in ("text", "vision")
+            for m, v in (("absolute", 0.4), ("cosine", 0.8), ("l1", 0.1))
+            for p in ("a↔b", "a↔c", "b↔c")
+        ]
+    )
+    matrix = encoder_matrix(records[records["method"] == "cosine"], "linear_cka")
+    expected = np.full((3, 3), 0.8) + 0.2 * np.eye(3)
+    np.testing.assert_allclose(matrix.to_numpy(), expected)
+    figure = similarity_matrices(records, "linear_cka", relative="cosine")
+    panels = [axis for axis in figure.axes if axis.get_images()]
+    assert [axis.get_title() for axis in panels] == [
+        "text\nabsolute",
+        "text\nrelative (cosine)",
+        "vision\nabsolute",
+        "vision\nrelative (cosine)",
+    ]
+    assert panels[0].get_images()[0].get_array()[0, 1] == pytest.approx(0.4)
+    pyplot().close(figure)
+
+
+def test_pca_view_shows_absolute_and_relative_spaces_of_a_pair():
+    domain = _fake_domain("text: fake", 40, 30)
+    figure = pca_view(domain, "a", "b", n_anchors=6, seed=0, device="cpu")
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles == [
+        "absolute a",
+        "absolute b",
+        "relative (cosine) a",
+        "relative (cosine) b",
+    ]
+    for axis in figure.axes:
+        (points,) = axis.collections
+        assert points.get_offsets().shape == (30, 2)
+    pyplot().close(figure)

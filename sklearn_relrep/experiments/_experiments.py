@@ -8,10 +8,18 @@ from tqdm.auto import tqdm
 
 from .._finetune import finetune
 from .._stitching_base import PRODUCT_AGGREGATION
+from ._figures import (
+    FINETUNE_MODES,
+    ZERO_SHOT,
+    finetune_curves,
+    pca_view,
+    similarity_matrices,
+    stitching_matrices,
+)
 from ._invariance_section import invariance_section
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods
-from ._report import bar_chart, format_mean_std, heatmap, pyplot, summarize
-from ._stitching_experiment import run_stitching, stitch_to
+from ._report import bar_chart, format_mean_std, pyplot, summarize
+from ._stitching_experiment import relative_pair, run_stitching, stitch_to
 from ._targets import attention_targets
 
 __all__ = ["EXPERIMENT_FUNCTIONS"]
@@ -64,20 +72,11 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
         report.table(
             format_mean_std(summarize(records, "macro_f1")).rename_axis("macro F1")
         )
-        for method in ("absolute", "cosine", DEFAULT_PRODUCT):
-            mean = records[records["method"] == method].pivot_table(
-                index="train",
-                columns="test",
-                values="accuracy",
-                aggfunc="mean",
-                sort=False,
-            )
-            slug = f"{key}_stitching_{method.replace('/', '_')}"
-            report.figure(
-                heatmap(mean, f"{domain.name}: {method}", vmin=0, vmax=1),
-                slug,
-                f"{method} stitching matrix",
-            )
+        report.figure(
+            stitching_matrices(records, f"{domain.name}: zero-shot stitching"),
+            f"{key}_stitching_matrices",
+            "stitching matrix of every method (rows: trained on; columns: tested on)",
+        )
         cross = records[records["train"] != records["test"]]
         report.figure(
             bar_chart(
@@ -87,6 +86,19 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
             ),
             f"{key}_stitching_bars",
             "cross-encoder accuracy per projection",
+        )
+        source, target = list(domain.spaces)[:2]
+        report.figure(
+            pca_view(
+                domain,
+                source,
+                target,
+                n_anchors=settings.n_anchors,
+                seed=settings.seeds[0],
+                device=device,
+            ),
+            f"{key}_pca_view",
+            "PCA of two encoders' absolute and relative (cosine) spaces",
         )
         verdicts = [
             _verdict(_cross_mean(records, "accuracy")),
@@ -187,13 +199,8 @@ def similarity(*, get_domain, domains, settings, device, report, progress) -> st
             if method.is_relative:
                 relative = method.relative_step(
                     n_anchors=settings.n_anchors, seed=seed, device=device
-                ).fit(A.train)
-                ZA = np.asarray(relative.transform(A.test))
-                ZB = np.asarray(
-                    relative.reanchor(B.train[relative.anchor_indices_]).transform(
-                        B.test
-                    )
                 )
+                ZA, ZB = relative_pair(relative, A, B)
             else:
                 ZA, ZB = A.test, B.test
             same_width = ZA.shape[1] == ZB.shape[1]
@@ -218,11 +225,11 @@ def similarity(*, get_domain, domains, settings, device, report, progress) -> st
         report.heading(metric, 3)
         report.table(table)
         summaries.append(f"{metric}\n{table.to_string()}")
-        mean = summarize(records, metric)["mean"]
         report.figure(
-            heatmap(mean, f"{metric} between encoders", vmin=0, vmax=1),
+            similarity_matrices(records, metric, relative="cosine"),
             f"similarity_{metric}",
-            f"{metric} per projection and pair",
+            f"{metric} between encoders, absolute against relative (cosine); "
+            "the diagonal is 1 by definition",
         )
     return "Latent similarity\n" + "\n\n".join(summaries)
 
@@ -234,8 +241,8 @@ def finetune_experiment(
     report.text(
         "A product space with the attention blender is trained on the source space "
         "and stitched zero-shot to the target space; then N labelled target samples "
-        "fine-tune only the blender's Q/K/V (QKV opt) or only the MLP head (MLP opt). "
-        "Cells: target test accuracy."
+        "fine-tune only the blender's Q/K/V (QKV opt), only the MLP head (MLP opt), "
+        "or every parameter. Cells: target test accuracy."
     )
     method = Method("product/attention", SINGLE_SIMILARITIES, "attention")
     records = []
@@ -262,7 +269,7 @@ def finetune_experiment(
             records.append(
                 dict(
                     base,
-                    method="zero-shot",
+                    method=ZERO_SHOT,
                     n_labelled=0,
                     accuracy=stitched.score(target.test, domain.y_test),
                 )
@@ -270,7 +277,7 @@ def finetune_experiment(
             rng = np.random.RandomState(seed)
             for n in settings.finetune_sizes:
                 rows = rng.choice(len(target.train), n, replace=False)
-                for part, label in (("blender", "QKV opt"), ("head", "MLP opt")):
+                for part, label in FINETUNE_MODES.items():
                     tuned = finetune(
                         stitched,
                         target.train[rows],
@@ -292,6 +299,11 @@ def finetune_experiment(
         summarize(records.assign(method=records["setting"]), "accuracy")
     )
     report.table(table)
+    report.figure(
+        finetune_curves(records),
+        "finetune_curves",
+        "accuracy against the number of labelled target samples",
+    )
     return f"Fine-tuning at stitching time (accuracy)\n{table.to_string()}"
 
 

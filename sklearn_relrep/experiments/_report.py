@@ -14,9 +14,10 @@ import pandas as pd
 
 __all__ = [
     "Report",
+    "annotation_color",
     "bar_chart",
     "format_mean_std",
-    "heatmap",
+    "heatmaps",
     "markdown_to_rst",
     "pyplot",
     "summarize",
@@ -227,38 +228,143 @@ def pyplot():
     return matplotlib.pyplot
 
 
-def heatmap(matrix: pd.DataFrame, title: str, *, vmin=None, vmax=None, fmt=".2f"):
-    """A labelled heatmap of a square or rectangular table."""
+def annotation_color(rgba) -> str:
+    """The text colour, ``"white"`` or ``"black"``, that reads best on ``rgba``.
+
+    The one of the two with the higher WCAG contrast ratio against the cell's
+    relative luminance: white on dark cells, black on light ones.
+
+    Parameters
+    ----------
+    rgba : sequence of float
+        The cell's colour, channels in ``[0, 1]`` (alpha ignored).
+
+    Returns
+    -------
+    str
+        ``"white"`` or ``"black"``.
+
+    Examples
+    --------
+    >>> from sklearn_relrep.experiments._report import annotation_color
+    >>> annotation_color((0.27, 0.0, 0.33, 1.0)), annotation_color((0.99, 0.9, 0.14))
+    ('white', 'black')
+    """
+    channels = np.asarray(rgba, dtype=float)[:3]
+    linear = np.where(
+        channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4
+    )
+    luminance = float(linear @ [0.2126, 0.7152, 0.0722])
+    on_white = 1.05 / (luminance + 0.05)
+    on_black = (luminance + 0.05) / 0.05
+    return "white" if on_white > on_black else "black"
+
+
+def heatmaps(
+    panels: dict[str, pd.DataFrame],
+    title: str,
+    *,
+    xlabel: str,
+    ylabel: str,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    fmt: str = ".2f",
+    ncols: int | None = None,
+    colorbar_label: str = "",
+):
+    """Small multiples of annotated heatmaps sharing one colour scale and bar.
+
+    Each cell shows its value in white or black by :func:`annotation_color`;
+    missing cells are grey and read ``n/a``. The axis labels are written on the
+    outer panels only, the tick labels on every panel.
+
+    Parameters
+    ----------
+    panels : dict of str to DataFrame
+        Panel title to matrix (rows on the y axis, columns on the x axis).
+    title : str
+        The figure's title.
+    xlabel, ylabel : str
+        What the columns and the rows are.
+    vmin, vmax : float, default=0.0, 1.0
+        The shared colour scale.
+    fmt : str, default=".2f"
+        Format of the annotations.
+    ncols : int, optional
+        Panels per row; all in one row by default.
+    colorbar_label : str, default=""
+        The colour bar's label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     plt = pyplot()
-    figure, axis = plt.subplots(
-        figsize=(1.2 + 1.1 * matrix.shape[1], 1.0 + 0.6 * matrix.shape[0])
+    ncols = min(ncols or len(panels), len(panels))
+    nrows = -(-len(panels) // ncols)
+    n_rows, n_cols = np.max([m.shape for m in panels.values()], axis=0)
+    width = 0.6 + ncols * (1.2 + 0.6 * n_cols)
+    height = 0.6 + nrows * (1.4 + 0.5 * n_rows)
+    figure, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width, height),
+        squeeze=False,
+        layout="constrained",
     )
-    image = axis.imshow(
-        matrix.to_numpy(dtype=float), cmap="viridis", vmin=vmin, vmax=vmax
-    )
-    axis.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=35, ha="right")
-    axis.set_yticks(range(matrix.shape[0]), matrix.index)
-    for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
-        if not np.isnan(value):
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
+    norm = Normalize(vmin, vmax)
+    drawn = axes.flat[: len(panels)]
+    for index, (axis, (name, matrix)) in enumerate(
+        zip(drawn, panels.items(), strict=True)
+    ):
+        values = matrix.to_numpy(dtype=float)
+        axis.imshow(values, cmap=cmap, norm=norm)
+        axis.set_xticks(range(values.shape[1]), matrix.columns, rotation=35, ha="right")
+        axis.set_yticks(range(values.shape[0]), matrix.index)
+        for (i, j), value in np.ndenumerate(values):
+            missing = np.isnan(value)
             axis.text(
                 j,
                 i,
-                format(value, fmt),
+                "n/a" if missing else format(value, fmt),
                 ha="center",
                 va="center",
-                color="w",
                 fontsize=8,
+                color="black" if missing else annotation_color(cmap(norm(value))),
             )
-    axis.set_title(title)
-    figure.colorbar(image, ax=axis, shrink=0.8)
+        axis.set_title(name, fontsize=9)
+        if index % ncols == 0:
+            axis.set_ylabel(ylabel, fontsize=8)
+        if index + ncols >= len(panels):
+            axis.set_xlabel(xlabel, fontsize=8)
+    for axis in axes.flat[len(panels) :]:
+        axis.remove()
+    figure.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=list(drawn),
+        shrink=0.8,
+        label=colorbar_label,
+    )
+    figure.suptitle(title)
     return figure
 
 
 def bar_chart(table: pd.DataFrame, title: str, ylabel: str):
-    """Grouped bars with standard-deviation error bars, from :func:`summarize`."""
+    """Grouped bars with standard-deviation error bars, from :func:`summarize`.
+
+    The legend sits to the right of the axes, where it covers no bar; the
+    constrained layout keeps it inside the figure.
+    """
     plt = pyplot()
     mean, std = table["mean"], table["std"]
-    figure, axis = plt.subplots(figsize=(2.0 + 0.9 * len(mean.index), 3.6))
+    figure, axis = plt.subplots(
+        figsize=(3.5 + 0.9 * len(mean.index), 3.6), layout="constrained"
+    )
     width = 0.8 / max(len(mean.columns), 1)
     x = np.arange(len(mean.index))
     for i, column in enumerate(mean.columns):
@@ -273,5 +379,7 @@ def bar_chart(table: pd.DataFrame, title: str, ylabel: str):
     axis.set_xticks(x + 0.4 - width / 2, mean.index, rotation=35, ha="right")
     axis.set_ylabel(ylabel)
     axis.set_title(title)
-    axis.legend(fontsize=7)
+    axis.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0
+    )
     return figure

@@ -109,8 +109,8 @@ EXPERIMENT_HELP = {
     "finetune": (
         "Fine-tuning at stitching time: a product space with the attention blender "
         "is trained on one space, stitched zero-shot to another, then fine-tuned "
-        "with N labelled target samples, the blender only (QKV opt) or the head "
-        "only (MLP opt).",
+        "with N labelled target samples: the blender only (QKV opt), the head "
+        "only (MLP opt) or every parameter; draws accuracy against N.",
         "about 2 minutes at --size full, 20 seconds at quick",
     ),
     "reconstruction": (

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .._zero_shot import _scores, zero_shot_stitch
-from ._domains import Domain
+from ._domains import Domain, Space
 from ._methods import Method
 
-__all__ = ["run_stitching"]
+__all__ = ["relative_pair", "run_stitching", "stitch_to"]
 
 
 def stitch_to(model, method: Method, domain: Domain, target: str):
@@ -21,6 +22,25 @@ def stitch_to(model, method: Method, domain: Domain, target: str):
         return model if space.test.shape[1] == width else None
     anchors = space.train[model[0].anchor_indices_]
     return zero_shot_stitch(model, anchors)
+
+
+def relative_pair(relative, source: Space, target: Space):
+    """Both spaces' test samples in the relative space of parallel anchors.
+
+    ``relative`` (an unfitted relative transformer) is fitted on ``source``'s
+    training samples, then reanchored on the same rows of ``target``'s.
+
+    Returns
+    -------
+    source_test, target_test : ndarray
+        The two test sets' relative representations, column for column.
+    """
+    relative = relative.fit(source.train)
+    anchors = target.train[relative.anchor_indices_]
+    return (
+        np.asarray(relative.transform(source.test)),
+        np.asarray(relative.reanchor(anchors).transform(target.test)),
+    )
 
 
 def _run_one(domain: Domain, method: Method, source: str, seed: int, **build):
