@@ -347,3 +347,21 @@ def test_numba_cache_goes_to_the_cache_directory_not_the_package(tmp_path):
     written = list((tmp_path / "numba").rglob("*.nbi"))
     assert any("_kernels_numba" in p.name for p in written), written
     assert set(package.rglob("*.nbi")) == before
+
+
+def test_dask_arrays_do_not_need_dask_dataframe():
+    """A dask-array-only install (no pandas or pyarrow) transforms lazily."""
+    code = (
+        "import sys; sys.modules['dask.dataframe'] = None\n"
+        "import dask.array as da, numpy as np\n"
+        "from sklearn_relrep import RelativeProjector\n"
+        "X = np.random.RandomState(0).normal(size=(60, 4))\n"
+        "projector = RelativeProjector(n_anchors=5, random_state=0).fit(X)\n"
+        "lazy = projector.transform(da.from_array(X, chunks=20))\n"
+        "assert isinstance(lazy, da.Array)\n"
+        "np.testing.assert_allclose(lazy.compute(), projector.transform(X))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
