@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -279,93 +278,3 @@ __all__ = [
     "summarize",
     "to_markdown",
 ]
-
-
-def run_finetune(
-    domains,
-    variant: Variant,
-    seeds,
-    sizes,
-    records_path: Path,
-    *,
-    epochs: int = 20,
-    lock: str | None = None,
-) -> pd.DataFrame:
-    """Zero-shot, then QKV-only (``train="blender"``) or head-only fine-tuning.
-
-    For every source space and seed ``variant`` is trained once; for every other
-    space it is stitched zero-shot and fine-tuned on ``n`` labelled target
-    training samples (drawn with the seed) for each ``n`` in ``sizes``; scored
-    on the target's test split. Resumable like :func:`run_variants`.
-    """
-    from sklearn_relrep import finetune
-
-    records_path.parent.mkdir(parents=True, exist_ok=True)
-    done = load_records(records_path)
-    have = set()
-    if len(done):
-        have = set(zip(done["domain"], done["train"], done["seed"], strict=True))
-    for seed in seeds:
-        for domain in domains:
-            features = FeatureCache(domain)
-            for source in domain.spaces:
-                if (domain.name, source, seed) in have:
-                    continue
-                with heavy_lock(lock):
-                    start = time.perf_counter()
-                    relative, Z_train = features.get(variant, seed, source)
-                    learner = variant.learner_step(domain.task, seed)
-                    learner.fit(Z_train, domain.y_train)
-                    model = Pipeline([("relative", relative), ("learner", learner)])
-                    records = []
-                    for target, space in domain.spaces.items():
-                        if target == source:
-                            continue
-                        anchors = space.train[relative.anchor_indices_]
-                        stitched = zero_shot_stitch(model, anchors)
-                        base = dict(
-                            variant=variant.name,
-                            domain=domain.name,
-                            train=source,
-                            test=target,
-                            seed=seed,
-                        )
-                        records.append(
-                            dict(
-                                base,
-                                mode="zero-shot",
-                                n_labelled=0,
-                                accuracy=stitched.score(space.test, domain.y_test),
-                            )
-                        )
-                        rng = np.random.RandomState(seed)
-                        for n in sizes:
-                            rows = rng.choice(len(space.train), n, replace=False)
-                            for part in ("blender", "head"):
-                                tuned = finetune(
-                                    stitched,
-                                    space.train[rows],
-                                    domain.y_train[rows],
-                                    train=part,
-                                    max_epochs=epochs,
-                                )
-                                records.append(
-                                    dict(
-                                        base,
-                                        mode=part,
-                                        n_labelled=n,
-                                        accuracy=tuned.score(space.test, domain.y_test),
-                                    )
-                                )
-                pd.DataFrame.from_records(records).to_csv(
-                    records_path,
-                    mode="a",
-                    header=not records_path.exists(),
-                    index=False,
-                )
-                print(
-                    f"finetune {domain.name} | {source} | seed {seed} "
-                    f"({time.perf_counter() - start:.0f} s)",
-                    flush=True,
-                )
-    return load_records(records_path)

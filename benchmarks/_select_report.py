@@ -43,7 +43,7 @@ def write_report(records_paths: dict, report_path: Path, stages, start) -> None:
         "from the records of `--task classification` and `--task regression`. "
         "Scores are on held-out TRAINING rows of the other encoder (20 % of the "
         "training split, anchors drawn from the other 80 %), mean over ordered "
-        "cross pairs and selection seeds 100-102; no test row is used. "
+        "cross pairs and selection seeds 100 and 101; no test row is used. "
         "Stages (each keeps the previous winner): "
         + "; ".join(f"{name} in {values}" for name, values in stages)
         + ". Epochs are checkpoints of one run; early stopping is one run per "
