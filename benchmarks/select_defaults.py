@@ -64,6 +64,8 @@ CHECKPOINTS = (5, 10, 20, 30, 40)
 # the chosen one is scored once more at these epochs (``epoch_grid="fine"``).
 FINE_CHECKPOINTS = (1, 2, 3, 4, 5, 7)
 EARLY_STOPPING_CAP = 100
+# The records' columns; ``stopped_at`` is empty except for early-stopping runs.
+COLUMNS = ["test", "epoch", "score", "train", "seed", "config", "domain", "stopped_at"]
 DOMAINS = {"classification": ("text", "vision"), "regression": ("vision-ae",)}
 # The starting point: the estimators' defaults before this selection.
 START = dict(hidden_sizes=(128,), dropout=0.0, weight_decay=0.0, lr=1e-3)
@@ -174,8 +176,10 @@ def evaluate(domains, params, records_path, lock) -> pd.DataFrame:
                 rows = []
                 for source in domain.spaces:
                     rows += run_config(domain, params, seed, source)
-            block = pd.DataFrame.from_records(rows).assign(
-                config=key, domain=domain.name
+            block = (
+                pd.DataFrame.from_records(rows)
+                .assign(config=key, domain=domain.name)
+                .reindex(columns=COLUMNS)
             )
             block.to_csv(
                 records_path, mode="a", header=not records_path.exists(), index=False

