@@ -365,3 +365,30 @@ def test_dask_arrays_do_not_need_dask_dataframe():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+def test_warmup_compiles_into_numba_cache_dir_when_it_is_set(tmp_path):
+    """``warmup()`` in a fresh process fills ``$NUMBA_CACHE_DIR``, not the package."""
+    pytest.importorskip("numba")
+    import sklearn_relrep
+
+    package = Path(sklearn_relrep.__file__).parent
+    before = set(package.rglob("*.nbi"))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba_here"))
+    env.update(SKLEARN_RELREP_CACHE=str(tmp_path / "unused"))
+    env.pop("SKLEARN_RELREP_DISABLE_NUMBA", None)
+    code = (
+        "from sklearn_relrep import warmup; timings = warmup(('float32',));"
+        "assert sorted(timings) == ['l1-float32', 'linf-float32'], timings"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=package.parent,
+        check=True,
+        timeout=300,
+    )
+    written = list((tmp_path / "numba_here").rglob("*.nbi"))
+    assert any("_kernels_numba" in p.name for p in written), written
+    assert not (tmp_path / "unused" / "numba").exists()
+    assert set(package.rglob("*.nbi")) == before

@@ -15,6 +15,8 @@ from sklearn.pipeline import make_pipeline
 
 from sklearn_relrep import (
     InvariantProductSpace,
+    LinearAligner,
+    ProcrustesAligner,
     RelativeProjector,
     StitchingClassifier,
     StitchingRegressor,
@@ -109,3 +111,14 @@ def test_stitcher_predictions_are_finite(stitcher, X):
     _finite_or_value_error(lambda: model.predict(X))
     stitched = zero_shot_stitch(model, (2.0 * X[model[0].anchor_indices_]))
     _finite_or_value_error(lambda: stitched.predict(2.0 * X))
+
+
+@pytest.mark.parametrize("aligner", [ProcrustesAligner, LinearAligner])
+@PROPERTY_SETTINGS
+@given(X=embeddings(min_rows=8), scale=st.sampled_from([1e-30, 1.0, 1e30]))
+def test_aligner_maps_are_finite(aligner, X, scale):
+    rng = np.random.RandomState(0)
+    Y = (X @ rng.normal(size=(X.shape[1], X.shape[1]))).astype(X.dtype) * scale
+    fitted = _finite_or_value_error(lambda: aligner().fit(X, Y).transform(X))
+    if fitted is not None:
+        assert fitted.shape == Y.shape
