@@ -17,7 +17,8 @@ the checkpoint epochs (evaluation only, in eval mode, no random numbers drawn,
 so the run is the same as separate runs with ``max_epochs`` set to each
 checkpoint). Stages run one after the other (coordinate-wise search); each
 keeps the previous stage's winner: (1) hidden sizes, (2) dropout, (3) weight
-decay, (4) the chosen configuration once more at 1-7 epochs (``FINE_CHECKPOINTS``),
+decay, (3b) subspace dropout, (4) the chosen configuration once more at 1-7
+epochs (``FINE_CHECKPOINTS``),
 (5) early stopping against the chosen fixed epochs (the learning rate stays at
 1e-3, see ``STAGES``).
 
@@ -73,6 +74,7 @@ STAGES = (
     ("hidden_sizes", [(), (128,), (512,), (256, 256)]),
     ("dropout", [0.0, 0.25, 0.5]),
     ("weight_decay", [0.0, 1e-4, 1e-3]),
+    ("subspace_dropout", [0.0, 0.25]),
 )
 # The learning rate stays at 1e-3: a fourth stage did not fit the time this
 # measurement had (two 2-core hours); add ("lr", [3e-4, 1e-3, 3e-3]) to run it.

@@ -19,13 +19,17 @@ from sklearn_relrep import (
 )
 
 FAST = {"max_epochs": 2, "hidden_sizes": (8,), "device": "cpu", "random_state": 0}
-# One batch, plain SGD, no dropout: weighted and repeated rows give the same loss.
+# One batch, plain SGD, no dropout, no weight decay and no validation split:
+# weighted and repeated rows give the same loss.
 FULL_BATCH = {
     "batch_size": 1000,
     "optimizer": "sgd",
     "lr": 0.5,
     "max_epochs": 15,
     "hidden_sizes": (),
+    "dropout": 0.0,
+    "weight_decay": 0.0,
+    "early_stopping": False,
     "device": "cpu",
     "random_state": 0,
 }
