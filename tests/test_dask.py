@@ -392,3 +392,18 @@ def test_warmup_compiles_into_numba_cache_dir_when_it_is_set(tmp_path):
     assert any("_kernels_numba" in p.name for p in written), written
     assert not (tmp_path / "unused" / "numba").exists()
     assert set(package.rglob("*.nbi")) == before
+
+
+def test_the_package_never_imports_dask_unless_given_a_dask_collection():
+    code = (
+        "import sys, numpy as np\n"
+        "from sklearn_relrep import InvariantProductSpace, StitchingClassifier\n"
+        "X = np.random.RandomState(0).normal(size=(40, 4))\n"
+        "Z = InvariantProductSpace(n_anchors=5, random_state=0).fit_transform(X)\n"
+        "StitchingClassifier(max_epochs=1).fit(Z, X[:, 0] > 0).predict(Z)\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'dask'], 'dask'\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
