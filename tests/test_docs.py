@@ -507,3 +507,21 @@ def test_docstrings_are_written_out_not_built():
             ):
                 built.append(f"{path.relative_to(root)}:{node.lineno}")
     assert built == []
+
+
+def test_pages_cover_what_users_look_for():
+    """Install, citing and FAQ pages hold the topics issue 13 lists."""
+    install = (DOCS_DIR / "install.rst").read_text(encoding="utf-8")
+    for heading in ("On a CPU", "On a GPU (CUDA)", "Optional extras"):
+        assert f"\n{heading}\n" in install, heading
+    citing = (DOCS_DIR / "citing.rst").read_text(encoding="utf-8")
+    assert citing.count("@inproceedings{") == 2
+    assert "Relative representations enable zero-shot" in citing
+    assert "From Bricks to Bridges" in citing
+    faq = (DOCS_DIR / "faq.rst").read_text(encoding="utf-8").lower()
+    for topic in ("negative distances", "how many anchors", "another data set", "gpu"):
+        assert topic in faq, topic
+    conf = (DOCS_DIR / "conf.py").read_text(encoding="utf-8")
+    assert 'html_theme = "pydata_sphinx_theme"' in conf
+    changelog = (DOCS_DIR / "changelog.rst").read_text(encoding="utf-8")
+    assert sklearn_relrep.__version__.removesuffix(".dev0") in changelog
