@@ -525,3 +525,12 @@ def test_pages_cover_what_users_look_for():
     assert 'html_theme = "pydata_sphinx_theme"' in conf
     changelog = (DOCS_DIR / "changelog.rst").read_text(encoding="utf-8")
     assert sklearn_relrep.__version__.removesuffix(".dev0") in changelog
+
+
+def test_committed_report_and_its_figures_match():
+    """docs/results holds exactly the figures its report shows."""
+    results = DOCS_DIR / "results"
+    report = (results / "report.md").read_text(encoding="utf-8")
+    shown = set(re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", report))
+    assert shown, "the report shows no figure"
+    assert shown == {path.name for path in results.glob("*.png")}

@@ -270,3 +270,14 @@ def test_quick_start_runs_and_prints_what_the_readme_shows():
         # A different thread count or device may move a few of the 425 test
         # articles: 0.015 is about six of them.
         assert scores == pytest.approx(expected[name], abs=0.015), name
+
+
+def test_readme_recommendation_quotes_the_committed_report():
+    """Every score the README's recommendation quotes is in the committed report."""
+    start = README.index("**Which representation to use.**")
+    paragraph = README[start : README.index("\n\n", start)]
+    quoted = re.findall(r"\b[01]\.\d{3}\b", paragraph)
+    assert quoted, "the recommendation quotes no number"
+    report = (REPO / "docs" / "results" / "report.md").read_text(encoding="utf-8")
+    missing = [number for number in quoted if number not in report]
+    assert missing == []
