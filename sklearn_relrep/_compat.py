@@ -45,7 +45,7 @@ __all__ = [
     "validate_params",
 ]
 
-SUPPORTED_SKLEARN = (">=1.6", "<1.10")
+SUPPORTED_SKLEARN = (">=1.6.1", "<1.10")
 
 fit_context = _fit_context
 check_feature_names_in = _check_feature_names_in
