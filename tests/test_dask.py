@@ -21,9 +21,9 @@ from sklearn_relrep import (
     StitchingRegressor,
 )
 
-da = pytest.importorskip("dask.array")
-dask = pytest.importorskip("dask")
-dd = pytest.importorskip("dask.dataframe")
+da = pytest.importorskip("dask.array", exc_type=ImportError)
+dask = pytest.importorskip("dask", exc_type=ImportError)
+dd = pytest.importorskip("dask.dataframe", exc_type=ImportError)
 
 RECIPES = Path(__file__).resolve().parents[1] / "docs" / "scaling_recipes"
 FAST = {"max_epochs": 3, "hidden_sizes": (16,), "device": "cpu", "random_state": 0}
@@ -266,7 +266,7 @@ def test_recipe_dask_arrays():
 
 
 def test_recipe_parallel_post_fit_trap():
-    pytest.importorskip("dask_ml")
+    pytest.importorskip("dask_ml", exc_type=ImportError)
     namespace = runpy.run_path(str(RECIPES / "parallel_post_fit.py"))
     # The trap the page warns about. If this starts failing, dask-ml fixed
     # ParallelPostFit.transform: update docs/scaling.rst.
@@ -278,7 +278,7 @@ def test_recipe_parallel_post_fit_trap():
 
 def test_recipe_dask_cluster_gridsearch_matches_serial():
     """The CI check: a 2-process LocalCluster gives the serial search's scores."""
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", exc_type=ImportError)
     namespace = runpy.run_path(str(RECIPES / "dask_cluster.py"), run_name="__main__")
     on_cluster = namespace["search"].cv_results_
     assert len(on_cluster["params"]) == 4

@@ -190,8 +190,8 @@ def test_streaming_partial_fit_learns(data):
 
 
 def test_dask_ml_incremental(data):
-    dask_array = pytest.importorskip("dask.array")
-    wrappers = pytest.importorskip("dask_ml.wrappers")
+    dask_array = pytest.importorskip("dask.array", exc_type=ImportError)
+    wrappers = pytest.importorskip("dask_ml.wrappers", exc_type=ImportError)
     X, y = data
     incremental = wrappers.Incremental(StitchingClassifier(**FAST))
     incremental.fit(
