@@ -36,6 +36,11 @@ from sklearn_relrep.experiments._settings import DATA_LIMITS, EXPERIMENTS
 from sklearn_relrep.experiments._stitching_experiment import run_stitching
 from sklearn_relrep.experiments._suite import run_suite
 
+# matplotlib comes with the [data] extra, not with [test].
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib"
+)
+
 
 def test_default_methods_cover_baseline_singles_and_aggregations():
     names = [m.name for m in default_methods()]
@@ -444,6 +449,7 @@ def test_runner_writes_the_report_figures_and_drops_the_old_heatmaps(
     assert "all parameters N=10" in report and "zero-shot N=0" in report
 
 
+@needs_matplotlib
 def test_annotation_text_is_white_on_dark_cells_and_black_on_light_ones():
     assert annotation_color((0.0, 0.0, 0.0)) == "white"
     assert annotation_color((1.0, 1.0, 1.0, 1.0)) == "black"
@@ -469,6 +475,7 @@ def _stitching_records(methods, spaces=("A", "B", "C")):
     )
 
 
+@needs_matplotlib
 def test_stitching_matrices_draw_every_method_with_labelled_axes():
     methods = [m.name for m in default_methods()]
     records = _stitching_records(methods)
@@ -488,6 +495,7 @@ def test_stitching_matrices_draw_every_method_with_labelled_axes():
     pyplot().close(figure)
 
 
+@needs_matplotlib
 def test_bar_chart_legend_covers_no_bar_and_is_saved():
     records = _stitching_records(["absolute", "cosine"])
     table = summarize(records, "accuracy", columns="test")
@@ -503,6 +511,7 @@ def test_bar_chart_legend_covers_no_bar_and_is_saved():
     pyplot().close(figure)
 
 
+@needs_matplotlib
 def test_finetune_curves_have_a_band_of_one_std_per_mode():
     rows = []
     for domain in ("text", "vision"):
@@ -538,6 +547,7 @@ def test_finetune_curves_have_a_band_of_one_std_per_mode():
     pyplot().close(figure)
 
 
+@needs_matplotlib
 def test_similarity_matrices_are_encoder_by_encoder_absolute_beside_relative():
     records = pd.DataFrame(
         [
@@ -562,6 +572,7 @@ def test_similarity_matrices_are_encoder_by_encoder_absolute_beside_relative():
     pyplot().close(figure)
 
 
+@needs_matplotlib
 def test_pca_view_shows_absolute_and_relative_spaces_of_a_pair():
     domain = _fake_domain("text: fake", 40, 30)
     figure = pca_view(domain, "a", "b", n_anchors=6, seed=0, device="cpu")

@@ -1,6 +1,6 @@
 """pairwise_space_similarity: the K x K matrix of a metric, through joblib."""
 
-import sys
+import builtins
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,15 @@ def test_one_and_two_jobs_give_identical_matrices():
 
 
 def test_without_pandas_the_matrix_is_an_ndarray(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pandas", None)
+    # Only the import fails: scikit-learn < 1.7 reads sys.modules["pandas"].
+    real_import = builtins.__import__
+
+    def import_without_pandas(name, *args, **kwargs):
+        if name.split(".")[0] == "pandas":
+            raise ImportError("No module named 'pandas'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", import_without_pandas)
     matrix = pairwise_space_similarity(
         {"a": _spaces()["base"], "b": _spaces()["noisy"]}
     )

@@ -5,7 +5,7 @@ import pytest
 import sklearn
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, make_scorer
 from sklearn.model_selection import KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_sample_weight
@@ -137,8 +137,16 @@ def test_metadata_routing_of_sample_weight(data):
             routed.predict_proba(X), by_hand(everything).predict_proba(X)
         )
         folds = KFold(3)
+        # An explicit scorer: scikit-learn < 1.7 would also need the
+        # Pipeline's own score request to route the weights to Pipeline.score.
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=True)
         scores = cross_validate(
-            pipeline(), X, y, cv=folds, params={"sample_weight": weights}
+            pipeline(),
+            X,
+            y,
+            cv=folds,
+            scoring=scorer,
+            params={"sample_weight": weights},
         )["test_score"]
         expected = [
             accuracy_score(y[te], by_hand(tr).predict(X[te]), sample_weight=weights[te])
