@@ -42,9 +42,9 @@ one). Encoded texts and trained encoders are cached, so later runs are faster.
 ALL_HELP = (
     "Runs the four experiments in order (similarity, finetune, reconstruction, "
     "stitching) and writes one report.",
-    "about 21 minutes at --size full and 3 minutes at --size quick, on an idle "
-    "2-core machine from an empty cache (encoding and training included); "
-    "longer on a busy machine",
+    "about 54 minutes at --size full (measured on a 2-core machine shared with "
+    "other jobs for part of the run) and 3 minutes at --size quick (idle), from "
+    "an empty cache, encoding and training included",
 )
 
 

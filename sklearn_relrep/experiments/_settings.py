@@ -111,20 +111,21 @@ EXPERIMENT_HELP = {
         "is trained on one space, stitched zero-shot to another, then fine-tuned "
         "with N labelled target samples: the blender only (QKV opt), the head "
         "only (MLP opt) or every parameter; draws accuracy against N.",
-        "about 2 minutes at --size full, 20 seconds at quick",
+        "about 5 minutes at --size full, 15 seconds at quick",
     ),
     "reconstruction": (
         "Reconstruction stitching: a decoder trained on one MNIST autoencoder's "
         "relative latents decodes another autoencoder's, zero-shot; reports the "
         "pixel MSE and draws a grid of reconstructions. Uses only the vision data.",
-        "about 4.5 minutes at --size full, 30 seconds at quick",
+        "about 30 minutes at --size full (its decoders train with early "
+        "stopping), 1 minute at quick",
     ),
     "stitching": (
         "Zero-shot stitching: every representation (absolute, each single "
         "similarity, the product with each aggregation) is trained on each "
         "encoder's space and tested on every other's, over several seeds; the "
         "main result table.",
-        "about 12.5 minutes at --size full, 1 minute at quick",
+        "about 17 minutes at --size full, 1 minute at quick",
     ),
 }
 
