@@ -14,6 +14,7 @@ from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
+import sklearn_relrep
 from sklearn_relrep import (
     InvariantProductSpace,
     RelativeProjector,
@@ -26,6 +27,7 @@ dask = pytest.importorskip("dask", exc_type=ImportError)
 dd = pytest.importorskip("dask.dataframe", exc_type=ImportError)
 
 RECIPES = Path(__file__).resolve().parents[1] / "docs" / "scaling_recipes"
+PACKAGE = Path(sklearn_relrep.__file__).parent
 FAST = {"max_epochs": 3, "hidden_sizes": (16,), "device": "cpu", "random_state": 0}
 
 
@@ -296,16 +298,23 @@ def test_recipe_dask_cluster_gridsearch_matches_serial():
     )
 
 
-def _run_recipe_in_its_own_process(name: str) -> str:
-    """Ray and Spark patch process-wide state (Ray replaces ``builtins.print``)."""
+def _run_python(*args: str, env=None) -> str:
+    """Run ``python *args`` in a fresh process from the repository root."""
     completed = subprocess.run(
-        [sys.executable, str(RECIPES / name)],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
+        env=env,
+        cwd=PACKAGE.parent,
         timeout=900,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout
+
+
+def _run_recipe_in_its_own_process(name: str) -> str:
+    """Ray and Spark patch process-wide state (Ray replaces ``builtins.print``)."""
+    return _run_python(str(RECIPES / name))
 
 
 @pytest.mark.slow
@@ -326,10 +335,7 @@ def test_recipe_spark():
 def test_numba_cache_goes_to_the_cache_directory_not_the_package(tmp_path):
     """A fresh process compiles the l1/linf kernels into $SKLEARN_RELREP_CACHE."""
     pytest.importorskip("numba")
-    import sklearn_relrep
-
-    package = Path(sklearn_relrep.__file__).parent
-    before = set(package.rglob("*.nbi"))
+    before = set(PACKAGE.rglob("*.nbi"))
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(SKLEARN_RELREP_CACHE=str(tmp_path), SKLEARN_RELREP_DISABLE_NUMBA="")
     code = (
@@ -337,16 +343,10 @@ def test_numba_cache_goes_to_the_cache_directory_not_the_package(tmp_path):
         "x = np.ones((4, 3), np.float32); out = np.empty((4, 4), np.float32);"
         "m().l1(x, x, out); assert (out == 0).all()"
     )
-    subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=package.parent,
-        check=True,
-        timeout=300,
-    )
+    _run_python("-c", code, env=env)
     written = list((tmp_path / "numba").rglob("*.nbi"))
     assert any("_kernels_numba" in p.name for p in written), written
-    assert set(package.rglob("*.nbi")) == before
+    assert set(PACKAGE.rglob("*.nbi")) == before
 
 
 def test_dask_arrays_do_not_need_dask_dataframe():
@@ -361,19 +361,13 @@ def test_dask_arrays_do_not_need_dask_dataframe():
         "assert isinstance(lazy, da.Array)\n"
         "np.testing.assert_allclose(lazy.compute(), projector.transform(X))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    _run_python("-c", code)
 
 
 def test_warmup_compiles_into_numba_cache_dir_when_it_is_set(tmp_path):
     """``warmup()`` in a fresh process fills ``$NUMBA_CACHE_DIR``, not the package."""
     pytest.importorskip("numba")
-    import sklearn_relrep
-
-    package = Path(sklearn_relrep.__file__).parent
-    before = set(package.rglob("*.nbi"))
+    before = set(PACKAGE.rglob("*.nbi"))
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba_here"))
     env.update(SKLEARN_RELREP_CACHE=str(tmp_path / "unused"))
     env.pop("SKLEARN_RELREP_DISABLE_NUMBA", None)
@@ -381,17 +375,11 @@ def test_warmup_compiles_into_numba_cache_dir_when_it_is_set(tmp_path):
         "from sklearn_relrep import warmup; timings = warmup(('float32',));"
         "assert sorted(timings) == ['l1-float32', 'linf-float32'], timings"
     )
-    subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=package.parent,
-        check=True,
-        timeout=300,
-    )
+    _run_python("-c", code, env=env)
     written = list((tmp_path / "numba_here").rglob("*.nbi"))
     assert any("_kernels_numba" in p.name for p in written), written
     assert not (tmp_path / "unused" / "numba").exists()
-    assert set(package.rglob("*.nbi")) == before
+    assert set(PACKAGE.rglob("*.nbi")) == before
 
 
 def test_the_package_never_imports_dask_unless_given_a_dask_collection():
@@ -403,7 +391,4 @@ def test_the_package_never_imports_dask_unless_given_a_dask_collection():
         "StitchingClassifier(max_epochs=1).fit(Z, X[:, 0] > 0).predict(Z)\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'dask'], 'dask'\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    _run_python("-c", code)
