@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn_relrep._zero_shot import _scores
 
 from sklearn_relrep import (
     InvariantProductSpace,
@@ -31,7 +32,6 @@ from sklearn_relrep import (
     StitchingRegressor,
     zero_shot_stitch,
 )
-from sklearn_relrep._zero_shot import _scores
 
 ALL_SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 N_ANCHORS = 300

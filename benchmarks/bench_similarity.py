@@ -31,8 +31,9 @@ from scipy.spatial.distance import cdist
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sklearn_relrep._backend import map_row_chunks  # noqa: E402
 from sklearn_relrep._kernels import prepare_similarity  # noqa: E402
+
+from sklearn_relrep._backend import map_row_chunks  # noqa: E402
 
 SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 TORCH_CDIST_P = {"euclidean": 2.0, "l1": 1.0, "linf": float("inf")}

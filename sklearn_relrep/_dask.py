@@ -10,8 +10,6 @@ is actually passed, so it is never required.
   the same chunked numpy code as an in-memory call; the output declares its
   ``chunks``, ``dtype`` and ``meta``; column chunks are merged first and 0-row
   blocks are handled.
-- :func:`fit_from_dask` draws the anchor indices from the number of rows (and
-  ``y``) alone and computes only the anchor rows.
 - :func:`lazy_score` computes the predictions (one value per row) and scores
   them with the metric of the estimator's ``score``.
 - :func:`estimator_token` hashes an estimator's parameters and fitted state, so
@@ -31,13 +29,10 @@ from sklearn.exceptions import NotFittedError
 __all__ = [
     "DaskScoreMixin",
     "estimator_token",
-    "fit_from_dask",
     "is_dask_collection",
     "lazy_method",
     "lazy_score",
 ]
-
-_NEEDS_IN_MEMORY_DATA = ("farthest", "kmeans")
 
 
 def is_dask_collection(X) -> bool:
@@ -299,86 +294,6 @@ class DaskScoreMixin:
         if is_dask_collection(X):
             return lazy_score(self, X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
-
-
-# fitting ------------------------------------------------------------------------
-
-
-def fit_from_dask(estimator, X, y=None):
-    """Fit a relative transformer on a dask collection, computing only the anchors.
-
-    The anchor indices are drawn as :meth:`fit` draws them on in-memory data,
-    from the number of rows and ``y`` alone (``"random"`` and
-    ``"stratified"``), so the same ``random_state`` gives the same anchors on
-    both. Only the anchor rows are then computed, and the transformer is fitted
-    on them as explicit anchors. With ``anchors=`` given, one row is read to
-    check the input.
-
-    Parameters
-    ----------
-    estimator : BaseRelativeSpace
-        The unfitted transformer.
-    X : dask array of shape (n_samples, n_features) or dask DataFrame
-        Embeddings to draw anchors from. Unknown row chunk sizes (a dask
-        DataFrame's partition lengths) are computed first.
-    y : array-like or dask collection of shape (n_samples,), default=None
-        Labels for ``anchor_selection="stratified"``; computed when lazy.
-
-    Returns
-    -------
-    estimator
-        The fitted transformer, with ``anchor_indices_`` into the rows of ``X``.
-
-    Raises
-    ------
-    ValueError
-        For ``anchor_selection="farthest"`` or ``"kmeans"``, which need every
-        row in memory.
-    """
-    import dask
-
-    from ._anchors import select_anchor_indices
-
-    kind = _dask_kind(X, "fit")
-    array = X.to_dask_array(lengths=True) if kind == "frame" else X
-    if np.isnan(array.shape[0]):
-        array = array.compute_chunk_sizes()
-
-    def as_input(rows):
-        if kind == "frame":
-            import pandas as pd
-
-            return pd.DataFrame(rows, columns=X.columns)
-        return rows
-
-    if estimator.anchors is not None:
-        return estimator._fit(as_input(array[:1].compute()), None)
-    if estimator.anchor_selection in _NEEDS_IN_MEMORY_DATA:
-        raise ValueError(
-            f"anchor_selection={estimator.anchor_selection!r} needs every row of X "
-            "in memory, but X is a dask collection. Use anchor_selection='random' "
-            "or 'stratified' (only the anchor rows are computed), pass explicit "
-            "anchors=, or pass X.compute()."
-        )
-    if is_dask_collection(y):
-        (y,) = dask.compute(y)
-    indices = select_anchor_indices(
-        array,  # only its shape is read by the random and stratified draws
-        estimator.n_anchors,
-        estimator.anchor_selection,
-        y=None if y is None else np.asarray(y),
-        random_state=estimator.random_state,
-    )
-    order = np.argsort(indices, kind="stable")
-    rows = np.empty((indices.size, array.shape[1]), dtype=array.dtype)
-    rows[order] = array[indices[order]].compute()
-    estimator.anchors = rows
-    try:
-        estimator._fit(as_input(rows), None)
-    finally:
-        estimator.anchors = None
-    estimator.anchor_indices_ = indices
-    return estimator
 
 
 # tokens -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 from sklearn.utils.validation import check_array
 
 from ._compat import Interval, StrOptions, validate_params
-from ._relative import InvariantProductSpace
+from .relative import InvariantProductSpace
 
 __all__ = ["invariance_report", "plot_invariance_report"]
 

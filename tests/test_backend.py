@@ -25,7 +25,7 @@ def test_blocks_never_exceed_batch_size_and_cover_every_row():
 
 def test_product_space_is_computed_one_chunk_at_a_time(monkeypatch):
     """Only the output plus one chunk of similarities exists at any time."""
-    from sklearn_relrep import _relative as _base
+    from sklearn_relrep.relative import _transformers as _base
 
     largest_block = []
     original = _base.map_row_chunks

@@ -339,7 +339,8 @@ def test_numba_cache_goes_to_the_cache_directory_not_the_package(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(SKLEARN_RELREP_CACHE=str(tmp_path), SKLEARN_RELREP_DISABLE_NUMBA="")
     code = (
-        "import numpy as np; from sklearn_relrep._kernels import _numba_module as m;"
+        "import numpy as np;"
+        "from sklearn_relrep.relative._kernels import _numba_module as m;"
         "x = np.ones((4, 3), np.float32); out = np.empty((4, 4), np.float32);"
         "m().l1(x, x, out); assert (out == 0).all()"
     )

@@ -121,6 +121,6 @@ def test_skops_round_trip_with_numpy_only_state(tmp_path):
     ).fit(X)
     sio.dump(estimator, tmp_path / "model.skops")
     untrusted = sio.get_untrusted_types(file=tmp_path / "model.skops")
-    assert untrusted == ["sklearn_relrep._relative.InvariantProductSpace"]
+    assert untrusted == ["sklearn_relrep.relative._transformers.InvariantProductSpace"]
     restored = sio.load(tmp_path / "model.skops", trusted=untrusted)
     np.testing.assert_array_equal(restored.transform(X), estimator.transform(X))

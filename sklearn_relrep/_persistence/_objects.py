@@ -30,8 +30,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._backend import resolve_device
 from .._compat import validate_estimator_params
 from .._layout import SubspaceLayout
-from .._relative import InvariantProductSpace, RelativeProjector
-from .._stitching import StitchingClassifier, StitchingRegressor
+from ..relative import InvariantProductSpace, RelativeProjector
+from ..stitching import StitchingClassifier, StitchingRegressor
 from ._codec import decode, encode
 
 __all__ = ["CLASSES", "build", "describe", "smoke_test", "weight_lower_bound"]

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .._backend import map_row_chunks, resolve_device
 from .._compat import Interval, StrOptions, validate_params
-from .._stitching_net import ShuffledBatches, isolated_torch_rng
+from .._torch_training import ShuffledBatches, isolated_torch_rng
 from ..datasets._cache import fingerprint, get_cache_dir
 from ..datasets._mnist import load_mnist
 from ._mnist_cache import load_cached_model, save_model

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._finetune import finetune
+from .. import finetune
 from .._stitching_base import PRODUCT_AGGREGATION
 from ._figures import (
     FINETUNE_MODES,

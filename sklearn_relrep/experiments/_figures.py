@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._relative import RelativeProjector
+from .. import RelativeProjector
 from ._report import heatmaps, pyplot
 from ._stitching_experiment import relative_pair
 

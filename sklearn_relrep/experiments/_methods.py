@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from .._relative import InvariantProductSpace, RelativeProjector
-from .._stitching import StitchingClassifier, StitchingRegressor
+from .. import (
+    InvariantProductSpace,
+    RelativeProjector,
+    StitchingClassifier,
+    StitchingRegressor,
+)
 
 __all__ = ["Method", "default_methods"]
 

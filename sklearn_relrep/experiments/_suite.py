@@ -185,7 +185,7 @@ def _size_cell(used: int, asked: int) -> str:
 
 def _epochs(n: int | None) -> str:
     if n is None:
-        from .._stitching import StitchingClassifier
+        from .. import StitchingClassifier
 
         return f"the default {StitchingClassifier().max_epochs} epochs"
     return f"{n} epoch" if n == 1 else f"{n} epochs"

@@ -11,7 +11,7 @@ choice between torch and the numba CPU kernels.
   anchors centred by the anchors' mean: a distance does not change under
   translation, and without the centring the expansion cancels catastrophically
   in float32 for data far from the origin.
-- l1 and linf use the numba kernels of :mod:`sklearn_relrep._kernels_numba` for
+- l1 and linf use the numba kernels of :mod:`sklearn_relrep.relative._kernels_numba` for
   CPU blocks that need no gradient, and ``torch.cdist`` otherwise (CUDA,
   autograd, numba missing or disabled with ``SKLEARN_RELREP_DISABLE_NUMBA=1``).
   Both paths give the same values to rounding. numba runs with torch's thread

@@ -1,6 +1,6 @@
 """The classifier that decodes relative representations, trained by skorch.
 
-The regressor lives in :mod:`sklearn_relrep._stitching_regressor` and is
+The regressor lives in :mod:`sklearn_relrep.stitching._regressor` and is
 re-exported here, so that both stitchers are importable from one module.
 """
 
@@ -14,14 +14,14 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._compat import StrOptions, fit_context
-from ._dask import DaskScoreMixin, is_dask_collection, lazy_method
-from ._stitching_base import (
+from .._compat import StrOptions, fit_context
+from .._dask import DaskScoreMixin, is_dask_collection, lazy_method
+from ._base import (
     _POOR_SCORE_ON_RAW_FEATURES,
     _XFAIL_CHECKS,
     BaseStitchingEstimator,
 )
-from ._stitching_regressor import StitchingRegressor
+from ._regressor import StitchingRegressor
 
 __all__ = ["StitchingClassifier", "StitchingRegressor"]
 

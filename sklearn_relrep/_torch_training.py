@@ -1,10 +1,11 @@
-"""The skorch side of the stitchers: the net that trains a StitchingNetwork.
+"""Seeded mini-batches and torch RNG isolation, for every torch training loop.
 
-Two pieces sit between the estimators of :mod:`sklearn_relrep._stitching` and
-skorch: :class:`StitchingNet`, a :class:`skorch.NeuralNet` whose loss is
-weighted per sample, and :class:`ShuffledBatches`, the training iterator that
-slices whole tensors instead of collating samples one by one. Neither touches
-torch's global random number generator.
+The stitchers (:mod:`sklearn_relrep.stitching`) and the MNIST encoders
+(:mod:`sklearn_relrep.encoders`) train skorch nets with these:
+:class:`ShuffledBatches`, the training iterator that slices whole tensors
+instead of collating samples one by one, :func:`batch_iterator` for the other
+passes, and :func:`isolated_torch_rng`, which seeds a block without touching
+torch's global random number generator outside it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.utils import to_tensor
 
 __all__ = [
     "ShuffledBatches",
-    "StitchingNet",
     "TensorBatchIterator",
     "batch_iterator",
     "isolated_torch_rng",
@@ -143,38 +141,3 @@ def isolated_torch_rng(seed: int, device: torch.device):
     with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         yield
-
-
-class StitchingNet(NeuralNet):
-    """A :class:`skorch.NeuralNet` whose loss is a per-sample weighted mean.
-
-    ``X`` is a tensor, or a dict ``{"X": samples, "sample_weight": weights}``;
-    the module only ever sees the samples. The criterion is built with
-    ``reduction="none"`` and must return one loss per sample (or per sample and
-    output, averaged over the outputs); the net then takes the mean of the
-    losses times the weights. A criterion that returns a single number is
-    accepted only without weights.
-    """
-
-    def infer(self, x, **fit_params):
-        if isinstance(x, Mapping):
-            x = x["X"]
-        return super().infer(x, **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device)
-        losses = self.criterion_(y_pred, y_true)
-        weights = X.get("sample_weight") if isinstance(X, Mapping) else None
-        if losses.ndim == 0:
-            if weights is not None:
-                raise ValueError(
-                    f"The criterion {type(self.criterion_).__name__} returned one "
-                    "number for the whole batch, so sample weights cannot be "
-                    "applied; use a criterion that accepts reduction='none'."
-                )
-            return losses
-        losses = losses.reshape(len(y_pred), -1).mean(1)
-        if weights is None:
-            return losses.mean()
-        weights = to_tensor(weights, device=self.device).to(losses.dtype)
-        return (losses * weights).mean()

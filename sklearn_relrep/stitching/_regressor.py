@@ -7,9 +7,9 @@ import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import fit_context
-from ._dask import DaskScoreMixin, is_dask_collection, lazy_method
-from ._stitching_base import (
+from .._compat import fit_context
+from .._dask import DaskScoreMixin, is_dask_collection, lazy_method
+from ._base import (
     _POOR_SCORE_ON_RAW_FEATURES,
     _XFAIL_CHECKS,
     BaseStitchingEstimator,

@@ -1,8 +1,8 @@
 """The base of the stitching estimators: layout, training, prediction and state.
 
 :class:`BaseStitchingEstimator` turns the parameters checked by
-:class:`~sklearn_relrep._stitching_params.StitchingParameters` into a skorch
-:class:`~sklearn_relrep._stitching_net.StitchingNet` over a
+:class:`~sklearn_relrep.stitching._params.StitchingParameters` into a skorch
+:class:`~sklearn_relrep.stitching._net.StitchingNet` over a
 :class:`~sklearn_relrep.nn.StitchingNetwork`, trains it (``fit``,
 ``partial_fit``, warm starts) and gives its fitted state through the state
 protocol (``_get_state`` / ``_set_state``).
@@ -20,19 +20,15 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
-from ._backend import map_row_chunks
-from ._compat import check_sample_weight, fit_context, validate_data
-from ._dask import estimator_token
-from ._layout import SubspaceLayout, infer_layout
-from ._state import StateMixin
-from ._stitching_net import (
-    ShuffledBatches,
-    StitchingNet,
-    batch_iterator,
-    isolated_torch_rng,
-)
-from ._stitching_params import StitchingParameters, _prefix_of
-from .nn import AGGREGATIONS, StitchingNetwork
+from .._backend import map_row_chunks
+from .._compat import check_sample_weight, fit_context, validate_data
+from .._dask import estimator_token
+from .._layout import SubspaceLayout, infer_layout
+from .._state import StateMixin
+from .._torch_training import ShuffledBatches, batch_iterator, isolated_torch_rng
+from ..nn import AGGREGATIONS, StitchingNetwork
+from ._net import StitchingNet
+from ._params import StitchingParameters, _prefix_of
 
 __all__ = ["PRODUCT_AGGREGATION", "BaseStitchingEstimator"]
 

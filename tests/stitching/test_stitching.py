@@ -23,7 +23,7 @@ from sklearn_relrep import (
     _stitching_base,
 )
 from sklearn_relrep._layout import infer_layout
-from sklearn_relrep._stitching_base import PRODUCT_AGGREGATION
+from sklearn_relrep.stitching._base import PRODUCT_AGGREGATION
 
 FAST = {"max_epochs": 8, "lr": 1e-2, "hidden_sizes": (32,), "device": "cpu"}
 

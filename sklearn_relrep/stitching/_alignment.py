@@ -18,7 +18,7 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import Interval, check_sample_weight, fit_context, validate_data
+from .._compat import Interval, check_sample_weight, fit_context, validate_data
 
 __all__ = ["LinearAligner", "ProcrustesAligner"]
 

@@ -8,9 +8,9 @@ from numbers import Integral, Real
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import Interval, StrOptions, validate_params
+from ._base import BaseStitchingEstimator
 from ._callbacks import TrainOnly
-from ._compat import Interval, StrOptions, validate_params
-from ._stitching_base import BaseStitchingEstimator
 
 __all__ = ["FINETUNE_PARTS", "finetune"]
 
@@ -47,7 +47,7 @@ def finetune(
     projections and their pre-norm, "QKV opt"; with ``"weighted"`` the
     subspace weights), ``"head"`` only the MLP head ("MLP
     opt"), ``"all"`` everything. It runs ``max_epochs`` calls of the stitcher's
-    ``partial_fit`` with a :class:`~sklearn_relrep._callbacks.TrainOnly`
+    ``partial_fit`` with a :class:`~sklearn_relrep.stitching._callbacks.TrainOnly`
     callback, starting from a fresh optimizer, so that a model gives the same
     result whether it was just trained or saved and loaded. The targets are
     validated as :meth:`fit` validates them. The input estimator is left

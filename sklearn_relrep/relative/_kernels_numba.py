@@ -25,7 +25,7 @@ from numba import types
 from numba.core import caching, config
 from numba.extending import intrinsic, overload
 
-from .datasets._cache import get_cache_dir
+from ..datasets._cache import get_cache_dir
 
 
 class _PackageCacheLocator(caching.UserProvidedCacheLocator):

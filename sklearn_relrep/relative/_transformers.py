@@ -3,7 +3,7 @@
 The base class holds what both transformers share (anchors, their statistics,
 the chunked projection and re-anchoring); :class:`RelativeProjector` computes
 one similarity and :class:`InvariantProductSpace` several on one anchor set.
-The numerics live in :mod:`sklearn_relrep._kernels` and the chunking and
+The numerics live in :mod:`sklearn_relrep.relative._kernels` and the chunking and
 devices in :mod:`sklearn_relrep._backend`.
 """
 
@@ -18,15 +18,14 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._anchors import ANCHOR_SELECTIONS, select_anchor_indices
-from ._backend import (
+from .._backend import (
     array_api_dispatch,
     as_numpy,
     is_torch_tensor,
     map_row_chunks,
     resolve_device,
 )
-from ._compat import (
+from .._compat import (
     Interval,
     StrOptions,
     check_feature_names_in,
@@ -35,10 +34,12 @@ from ._compat import (
     reject_bool,
     validate_data,
 )
-from ._dask import estimator_token, fit_from_dask, is_dask_collection, lazy_method
+from .._dask import estimator_token, is_dask_collection, lazy_method
+from .._layout import SubspaceArray, SubspaceLayout
+from .._state import StateMixin
+from ._anchors import ANCHOR_SELECTIONS, select_anchor_indices
+from ._dask_fit import fit_from_dask
 from ._kernels import SIMILARITIES, is_distance, prepare_similarity, similarity_name
-from ._layout import SubspaceArray, SubspaceLayout
-from ._state import StateMixin
 
 __all__ = ["BaseRelativeSpace", "InvariantProductSpace", "RelativeProjector"]
 
@@ -99,7 +100,8 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
 
     # fitting -------------------------------------------------------------------
 
-    def _fit(self, X, y=None):
+    def _fit(self, X, y=None, *, anchors=None):
+        """Fit on ``X``; ``anchors``, when given, take the place of ``self.anchors``."""
         reject_bool(self, "n_anchors", "batch_size")
         resolve_device(self.device)
         if is_dask_collection(X):
@@ -112,7 +114,9 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
                 f"similarities must have distinct names; {duplicates} repeat."
             )
         self.subspace_names_ = np.asarray(names, dtype=object)
-        if self.anchors is None:
+        if anchors is None:
+            anchors = self.anchors
+        if anchors is None:
             self.anchor_indices_ = select_anchor_indices(
                 X,
                 self.n_anchors,
@@ -122,7 +126,7 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
             )
             anchors = X[self.anchor_indices_]
         else:
-            anchors = self._check_anchors(self.anchors, X.shape[1])
+            anchors = self._check_anchors(anchors, X.shape[1])
         self._fit_anchor_statistics(anchors)
         return self
 

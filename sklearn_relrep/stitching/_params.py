@@ -20,11 +20,11 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from ._backend import resolve_device
-from ._compat import Interval, StrOptions
-from ._layout import SubspaceLayout
-from .nn import AGGREGATIONS, StitchingNetwork
-from .nn._heads import ACTIVATIONS
+from .._backend import resolve_device
+from .._compat import Interval, StrOptions
+from .._layout import SubspaceLayout
+from ..nn import AGGREGATIONS, StitchingNetwork
+from ..nn._heads import ACTIVATIONS
 
 __all__ = ["OPTIMIZERS", "StitchingParameters"]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_relrep import RelativeProjector
-from sklearn_relrep._anchors import select_anchor_indices
+from sklearn_relrep.relative._anchors import select_anchor_indices
 
 rng = np.random.RandomState(0)
 X = rng.normal(size=(200, 4))

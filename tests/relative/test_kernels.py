@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
-from sklearn_relrep import _kernels
 from sklearn_relrep._backend import map_row_chunks
-from sklearn_relrep._kernels import prepare_similarity
+from sklearn_relrep.relative import _kernels
+from sklearn_relrep.relative._kernels import prepare_similarity
 
 SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "linf": "chebyshev"}
 # Relative tolerances. l1 sums d terms in a different order than scipy (float32:

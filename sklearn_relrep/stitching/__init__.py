@@ -1,0 +1,25 @@
+"""The stitching wing: decode relative representations, and carry them across spaces.
+
+The stitching estimators and what trains them (parameters, the skorch net,
+callbacks, fine-tuning), zero-shot stitching and the stitching matrix, the
+stitched scorer for model selection, and the aligners that map one space onto
+another. Every name here is also importable from :mod:`sklearn_relrep`.
+"""
+
+from .._imports import lazy_exports
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "LinearAligner": "._alignment",
+    "ProcrustesAligner": "._alignment",
+    "StitchingClassifier": "._classifier",
+    "StitchingRegressor": "._regressor",
+    "finetune": "._finetune",
+    "make_stitched_scorer": "._model_selection",
+    "stitching_matrix": "._zero_shot",
+    "zero_shot_stitch": "._zero_shot",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
