@@ -5,7 +5,7 @@ preprocessing, orientation) and what learns from them (a
 :class:`~sklearn_relrep.StitchingClassifier` / ``StitchingRegressor`` with
 given parameters, or a plain logistic regression). :func:`run_variants` trains
 each variant on every source space of a domain for every seed, stitches it
-zero-shot to every space with the public API (``zero_shot_stitch``) and
+zero-shot to every space with the public API (``stitching_matrix``) and
 appends tidy records to a CSV file, skipping blocks already there, so that a
 long measurement can be resumed.
 """
@@ -23,14 +23,13 @@ import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn_relrep._zero_shot import _scores
 
 from sklearn_relrep import (
     InvariantProductSpace,
     RelativeProjector,
     StitchingClassifier,
     StitchingRegressor,
-    zero_shot_stitch,
+    stitching_matrix,
 )
 
 ALL_SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
@@ -129,18 +128,24 @@ def run_block(domain, variant: Variant, seed: int, features: FeatureCache) -> li
         learner.fit(Z_train, domain.y_train)
         fit_seconds = time.perf_counter() - start
         model = Pipeline([("relative", relative), ("learner", learner)])
-        for target, space in domain.spaces.items():
-            anchors = space.train[relative.anchor_indices_]
-            stitched = model if target == source else zero_shot_stitch(model, anchors)
+        spaces = domain.spaces.items()
+        table = stitching_matrix(
+            {source: model},
+            {t: space.train[relative.anchor_indices_] for t, space in spaces},
+            {t: space.test for t, space in spaces},
+            domain.y_test,
+            n_jobs=1,
+        )
+        for row in table.to_dict("records"):
             records.append(
                 dict(
                     variant=variant.name,
                     domain=domain.name,
-                    train=source,
-                    test=target,
+                    train=row.pop("train_space"),
+                    test=row.pop("test_space"),
                     seed=seed,
                     fit_seconds=fit_seconds,
-                    **_scores(stitched, space.test, domain.y_test),
+                    **row,
                 )
             )
     return records

@@ -52,7 +52,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
     Examples
     --------
-    >>> from sklearn_relrep._backend import resolve_device
     >>> resolve_device("cpu")
     device(type='cpu')
     """
@@ -141,7 +140,6 @@ def map_row_chunks(
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from sklearn_relrep._backend import map_row_chunks
     >>> X = np.arange(6, dtype=np.float32).reshape(3, 2)
     >>> map_row_chunks(X, lambda x: x.sum(1, keepdim=True), n_outputs=1,
     ...                batch_size=2, device=torch.device("cpu")).ravel()

@@ -1,4 +1,4 @@
-"""The one place that imports scikit-learn's private helpers.
+"""The one place that touches scikit-learn's private helpers and attributes.
 
 scikit-learn's parameter validation, ``_fit_context`` and feature-name checks
 are what every well-behaved estimator uses, but they live in private modules
@@ -10,8 +10,7 @@ version lies inside it.
 
 from __future__ import annotations
 
-import sklearn
-from sklearn.base import _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._array_api import get_namespace
 from sklearn.utils._param_validation import (
     Hidden,
@@ -39,7 +38,8 @@ __all__ = [
     "fit_context",
     "get_namespace",
     "reject_bool",
-    "sklearn_version",
+    "signature_param_names",
+    "transform_output",
     "validate_data",
     "validate_estimator_params",
     "validate_params",
@@ -61,6 +61,15 @@ def validate_estimator_params(estimator) -> None:
     estimator._validate_params()
 
 
+def signature_param_names(cls: type) -> list[str]:
+    """The parameters that ``cls.__init__`` names, as :class:`BaseEstimator` lists them.
+
+    For estimators that add parameters of their own beyond the signature (the
+    stitchers' skorch-style ``prefix__name`` options) on top of this list.
+    """
+    return BaseEstimator._get_param_names.__func__(cls)
+
+
 def reject_bool(estimator, *names: str) -> None:
     """Raise if an integer parameter was given as a bool.
 
@@ -76,7 +85,10 @@ def reject_bool(estimator, *names: str) -> None:
             )
 
 
-def sklearn_version() -> tuple[int, int]:
-    """The installed scikit-learn's ``(major, minor)`` version."""
-    major, minor = sklearn.__version__.split(".")[:2]
-    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+def transform_output(estimator) -> str | None:
+    """The container that ``estimator.set_output(transform=...)`` asked for.
+
+    ``"default"``, ``"pandas"`` or ``"polars"``; None when ``set_output`` was
+    never called. scikit-learn keeps it in a private attribute.
+    """
+    return getattr(estimator, "_sklearn_output_config", {}).get("transform")

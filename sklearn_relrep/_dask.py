@@ -51,7 +51,6 @@ def is_dask_collection(X) -> bool:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_relrep._dask import is_dask_collection
     >>> is_dask_collection(np.zeros((2, 2)))
     False
     """
@@ -369,7 +368,6 @@ def estimator_token(estimator) -> str:
     --------
     >>> import numpy as np
     >>> from sklearn_relrep import RelativeProjector
-    >>> from sklearn_relrep._dask import estimator_token
     >>> X = np.random.RandomState(0).normal(size=(20, 3))
     >>> a = RelativeProjector(n_anchors=4, random_state=0).fit(X)
     >>> b = RelativeProjector(n_anchors=4, random_state=0).fit(X)

@@ -238,7 +238,6 @@ def infer_layout(X) -> SubspaceLayout | None:
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_relrep._layout import infer_layout
     >>> infer_layout(pd.DataFrame(columns=["cos_a0", "cos_a1", "l1_a0", "l1_a1"]))
     SubspaceLayout(names=('cos', 'l1'), widths=(2, 2))
     """

@@ -401,3 +401,32 @@ def test_a_cuda_stitcher_loads_on_the_cpu(tmp_path, pipeline, data):
     loaded = load_stitcher(folder, device="cpu")
     assert loaded[-1].device == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
+# Where each class lived before the package was split into its two wings.
+_OLD_PATHS = {
+    b"sklearn_relrep.relative._transformers\n": b"sklearn_relrep._relative\n",
+    b"sklearn_relrep.stitching._classifier\n": b"sklearn_relrep._stitching\n",
+    b"sklearn_relrep.stitching._net\n": b"sklearn_relrep._stitching_net\n",
+    b"sklearn_relrep._torch_training\n": b"sklearn_relrep._stitching_net\n",
+}
+
+
+def test_a_pickle_naming_the_old_private_modules_still_loads(pipeline, data):
+    """Files saved before the split name ``sklearn_relrep._stitching`` and co."""
+    import importlib
+    import pickle
+
+    from sklearn_relrep.relative import _transformers
+
+    X, _ = data
+    # Protocol 2 names each class as a "module\nname\n" line, easy to rewrite.
+    stream = pickle.dumps(pipeline, protocol=2)
+    for new, old in _OLD_PATHS.items():
+        assert new in stream
+        stream = stream.replace(new, old)
+    restored = pickle.loads(stream)
+    np.testing.assert_array_equal(restored.predict_proba(X), pipeline.predict_proba(X))
+    assert importlib.import_module("sklearn_relrep._relative") is _transformers
+    package = Path(_transformers.__file__).parents[1]
+    assert not (package / "_relative.py").exists()  # an alias, not a shim module

@@ -383,12 +383,17 @@ def test_the_size_bound_never_exceeds_the_real_network(aggregation, hidden_sizes
     )
     real = sum(p.numel() for p in network.state_dict().values())
     params = {"aggregation": aggregation, "hidden_sizes": hidden_sizes}
-    bound = weight_lower_bound(params, {"subspace_sizes_": sizes, "n_outputs_": 3})
+    state = {"subspace_widths_": sizes, "aggregation_": aggregation, "n_outputs_": 3}
+    bound = weight_lower_bound(params, state)
     assert bound <= real
     assert bound >= real // 3  # tight enough to matter
     bigger = {"aggregation": aggregation, "hidden_sizes": (*hidden_sizes, 4 * real)}
     assert (
-        weight_lower_bound(bigger, {"subspace_sizes_": sizes, "classes_": "abc"}) > real
+        weight_lower_bound(
+            bigger,
+            {"subspace_widths_": sizes, "aggregation_": aggregation, "classes_": "abc"},
+        )
+        > real
     )
 
 

@@ -28,8 +28,8 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, Standa
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import resolve_device
-from .._compat import validate_estimator_params
-from .._layout import SubspaceLayout
+from .._compat import transform_output, validate_estimator_params
+from ..nn import StitchingNetwork
 from ..relative import InvariantProductSpace, RelativeProjector
 from ..stitching import StitchingClassifier, StitchingRegressor
 from ._codec import decode, encode
@@ -119,7 +119,7 @@ def describe(estimator, where: str, arrays: dict) -> dict:
         else:
             state = estimator._get_state()
         description["state"] = encode(state, f"{where}.state", arrays)["__dict__"]
-        output = getattr(estimator, "_sklearn_output_config", {}).get("transform")
+        output = transform_output(estimator)
         if output is not None:
             description["output"] = output
     description["params"] = encode(params, f"{where}.params", arrays)["__dict__"]
@@ -223,8 +223,6 @@ def _check_features_in(state: dict, where: str) -> None:
 
 def _sizes(value, name: str, *, allow_empty: bool = False) -> list[int]:
     """``value`` as a list of positive Python ints, or a ``ValueError``."""
-    if isinstance(value, SubspaceLayout):
-        value = value.widths
     if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu":
         value = value.tolist()
     if not (
@@ -242,31 +240,22 @@ def _sizes(value, name: str, *, allow_empty: bool = False) -> list[int]:
 def weight_lower_bound(params: dict, state: dict) -> int:
     """A lower bound on the weights a stitcher's network has, from its config.
 
-    The per-subspace LayerNorm has at least one weight per input feature, an
-    attention blender three ``w x w`` projections, a DeepSet blender one
-    ``w x w`` map per subspace, and the MLP head a ``a x b`` matrix between
-    consecutive widths; the head's input is the concatenation's width, or one
-    subspace's. Only exact Python ints enter the sum, so it cannot overflow.
+    The saved state gives the subspace widths, the blender and the number of
+    outputs, the parameters the hidden sizes; the network's own
+    :meth:`~sklearn_relrep.nn.StitchingNetwork.min_weights` adds up its parts.
+    Only exact Python ints enter the sum, so it cannot overflow.
     """
-    widths = _sizes(
-        state.get(
-            "layout_", state.get("subspace_widths_", state.get("subspace_sizes_"))
-        ),
-        "the subspace widths",
-    )
+    widths = _sizes(state.get("subspace_widths_"), "the subspace widths")
     classes = state.get("classes_")
     n_outputs = len(classes) if classes is not None else state.get("n_outputs_")
     (n_outputs,) = _sizes([n_outputs], "the number of outputs")
     hidden = _sizes(params.get("hidden_sizes"), "hidden_sizes", allow_empty=True)
-    aggregation = state.get("aggregation_", params.get("aggregation"))
-    width = min(widths)
-    bound = sum(widths)
-    if aggregation == "attention":
-        bound += 3 * width * width
-    elif aggregation == "mlp_sum":
-        bound += sum(w * w for w in widths)
-    chain = [sum(widths) if aggregation == "concat" else width, *hidden, n_outputs]
-    return bound + sum(a * b for a, b in zip(chain[:-1], chain[1:], strict=True))
+    aggregation = state.get("aggregation_")
+    if not isinstance(aggregation, str):
+        raise ValueError(f"aggregation_ must be a string; got {aggregation!r}")
+    return StitchingNetwork.min_weights(
+        widths, n_outputs, aggregation=aggregation, hidden_sizes=hidden
+    )
 
 
 def _check_weight_budget(params: dict, state: dict, where: str) -> None:

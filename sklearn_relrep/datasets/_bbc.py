@@ -58,7 +58,6 @@ def fixed_stratified_split(target: np.ndarray, subset: str) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_relrep.datasets._bbc import fixed_stratified_split
     >>> target = np.repeat([0, 1], 10)
     >>> train = fixed_stratified_split(target, "train")
     >>> test = fixed_stratified_split(target, "test")

@@ -102,7 +102,6 @@ def fingerprint(*parts: str | bytes | np.ndarray) -> str:
 
     Examples
     --------
-    >>> from sklearn_relrep.datasets._cache import fingerprint
     >>> fingerprint("ab", "c") == fingerprint("a", "bc")
     False
     """
@@ -271,7 +270,6 @@ def cached_array(
     --------
     >>> import tempfile, numpy as np
     >>> from pathlib import Path
-    >>> from sklearn_relrep.datasets._cache import cached_array
     >>> path = Path(tempfile.mkdtemp()) / "entry.npz"
     >>> calls = []
     >>> def compute():

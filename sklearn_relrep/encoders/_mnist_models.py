@@ -122,8 +122,6 @@ def build_model(
     Examples
     --------
     >>> import torch
-    >>> from sklearn_relrep.encoders._mnist_models import (
-    ...     build_model, init_parameters_)
     >>> model = build_model("cnn", "classifier", n_pixels=64, latent_dim=8,
     ...                     n_classes=10)
     >>> init_parameters_(model, torch.Generator().manual_seed(0))

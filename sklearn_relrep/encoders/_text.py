@@ -19,7 +19,7 @@ from sklearn.base import (
 from tqdm.auto import tqdm
 
 from .._backend import resolve_device
-from .._compat import Interval, fit_context
+from .._compat import Interval, fit_context, validate_estimator_params
 from ..datasets._cache import (
     cached_array,
     fingerprint,
@@ -217,7 +217,7 @@ class _PretrainedTextEncoder(
         ndarray of shape (n_texts, 384), float32
             L2-normalised embeddings, in the order of ``X``.
         """
-        self._validate_params()
+        validate_estimator_params(self)
         texts = _check_texts(X)
         if not self.use_cache:
             return self._encode(texts)

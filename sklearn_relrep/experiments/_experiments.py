@@ -7,7 +7,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import finetune
-from .._stitching_base import PRODUCT_AGGREGATION
+from ..stitching import PRODUCT_AGGREGATION
 from ._figures import (
     FINETUNE_MODES,
     ZERO_SHOT,

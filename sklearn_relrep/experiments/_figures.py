@@ -78,7 +78,6 @@ def encoder_matrix(records: pd.DataFrame, metric: str) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_relrep.experiments._figures import encoder_matrix
     >>> records = pd.DataFrame({"pair": ["a↔b", "a↔b"], "cka": [0.5, 0.7]})
     >>> encoder_matrix(records, "cka").to_numpy().round(2).tolist()
     [[1.0, 0.6], [0.6, 1.0]]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from scipy.stats import spearmanr
 
-from .. import InvariantProductSpace
-from .._invariance import invariance_report, plot_invariance_report
+from .. import InvariantProductSpace, invariance_report, plot_invariance_report
 from ._methods import SINGLE_SIMILARITIES
 from ._report import format_mean_std, summarize
 

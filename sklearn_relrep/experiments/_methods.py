@@ -18,7 +18,6 @@ __all__ = ["Method", "default_methods"]
 
 SINGLE_SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 PRODUCT_AGGREGATIONS = ("concat", "weighted", "attention")
-LEARNED_AGGREGATIONS = ("concat", "sum", "mlp_sum", "weighted", "attention")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,6 @@ def summarize(
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_relrep.experiments._report import summarize
     >>> records = pd.DataFrame({"method": ["a", "a"], "pair": ["x", "x"],
     ...                         "seed": [0, 1], "accuracy": [0.5, 0.7]})
     >>> summarize(records, "accuracy").round(2).to_dict()
@@ -175,7 +174,6 @@ def markdown_to_rst(markdown: str) -> str:
 
     Examples
     --------
-    >>> from sklearn_relrep.experiments._report import markdown_to_rst
     >>> print(markdown_to_rst("## Scores\n\n| m | a |\n|---|---|\n| x | 1 |\n"))
     Scores
     ------
@@ -246,7 +244,6 @@ def annotation_color(rgba) -> str:
 
     Examples
     --------
-    >>> from sklearn_relrep.experiments._report import annotation_color
     >>> annotation_color((0.27, 0.0, 0.33, 1.0)), annotation_color((0.99, 0.9, 0.14))
     ('white', 'black')
     """

@@ -140,7 +140,6 @@ def check_device_name(device: str) -> str:
 
     Examples
     --------
-    >>> from sklearn_relrep.experiments._settings import check_device_name
     >>> check_device_name("cuda:1")
     'cuda:1'
     """
@@ -173,7 +172,6 @@ def settings_for(size: str, overrides: dict | None = None) -> Settings:
 
     Examples
     --------
-    >>> from sklearn_relrep.experiments._settings import settings_for
     >>> settings_for("quick", {"seeds": [3], "n_anchors": 50}).seeds
     (3,)
     """

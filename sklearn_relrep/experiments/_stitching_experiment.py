@@ -7,7 +7,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .._zero_shot import _scores, zero_shot_stitch
+from .. import stitching_matrix, zero_shot_stitch
 from ._domains import Domain, Space
 from ._methods import Method
 
@@ -47,24 +47,39 @@ def _run_one(domain: Domain, method: Method, source: str, seed: int, **build):
     """Fit ``method`` on ``source`` with ``seed``; records for every target space."""
     model = method.build(task=domain.task, seed=seed, **build)
     model.fit(domain.spaces[source].train, domain.y_train)
-    records = []
-    for target, space in domain.spaces.items():
-        stitched = stitch_to(model, method, domain, target)
-        scores = (
-            _scores(stitched, space.test, domain.y_test) if stitched is not None else {}
+    if method.is_relative:
+        anchors = {
+            target: space.train[model[0].anchor_indices_]
+            for target, space in domain.spaces.items()
+        }
+        readable = domain.spaces
+    else:  # absolute features: only the spaces of the source's width
+        anchors = None
+        width = model[-1].n_features_in_
+        readable = {t: s for t, s in domain.spaces.items() if s.test.shape[1] == width}
+    table = stitching_matrix(
+        {source: model},
+        anchors,
+        {target: space.test for target, space in readable.items()},
+        domain.y_test,
+        n_jobs=1,
+    )
+    scores = {
+        row.pop("test_space"): row
+        for row in table.drop(columns="train_space").to_dict("records")
+    }
+    return [
+        dict(
+            domain=domain.name,
+            method=method.name,
+            train=source,
+            test=target,
+            pair=f"{source}→{target}",
+            seed=seed,
+            **scores.get(target, {}),
         )
-        records.append(
-            dict(
-                domain=domain.name,
-                method=method.name,
-                train=source,
-                test=target,
-                pair=f"{source}→{target}",
-                seed=seed,
-                **scores,
-            )
-        )
-    return records
+        for target in domain.spaces
+    ]
 
 
 def run_stitching(

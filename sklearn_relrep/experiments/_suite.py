@@ -218,13 +218,62 @@ def _describe_run(report, *, command, size, settings, device, used_device, domai
     report.table(pd.DataFrame(rows).set_index("domain"))
 
 
+def build_domain(
+    key: str,
+    *,
+    size: str = "full",
+    cache_dir=None,
+    progress: bool = True,
+    device: str = "cpu",
+    **sizes,
+) -> Domain:
+    """The paired latent spaces of one of the runner's domains, built as it builds them.
+
+    The one entry point for code outside the runner (the benchmarks) that needs
+    the experiments' encoders on the experiments' data.
+
+    Parameters
+    ----------
+    key : {"text", "vision", "vision-ae"}
+        BBC News through the two MiniLM encoders; MNIST through the CNN and MLP
+        classifiers; the same as autoencoders (the pixels are the targets).
+    size : str, default="full"
+        A preset of :data:`~sklearn_relrep.experiments.SIZES`.
+    cache_dir : path-like, default=None
+        Where the data, encoders and embeddings are cached.
+    progress : bool, default=True
+        Show progress bars.
+    device : str, default="cpu"
+        Where the encoders run.
+    **sizes
+        Overrides of the preset, e.g. ``n_train=...``, ``n_test=...``.
+
+    Returns
+    -------
+    Domain
+        ``name``, ``task``, ``y_train``, ``y_test`` and ``spaces``, a dict of
+        encoder name to a space with ``train`` and ``test`` embeddings.
+    """
+    settings = settings_for(size, sizes)
+    common = dict(cache_dir=cache_dir, progress=progress, device=device)
+    if key == "text":
+        return text_domain(settings, **common)
+    if key in ("vision", "vision-ae"):
+        kind = "autoencoder" if key == "vision-ae" else "classifier"
+        return vision_domain(settings, kind=kind, **common)
+    raise ValueError(f"Unknown domain {key!r}; use 'text', 'vision' or 'vision-ae'.")
+
+
 def _resolve_device(device: str) -> tuple[str, str]:
-    """The device to use, e.g. ``"cpu"``, and how to describe it in the report."""
+    """The device to use, e.g. ``"cpu"``, and how to describe it in the report.
+
+    ``device`` was checked by :func:`check_run`: only ``"auto"`` needs choosing.
+    """
     import torch
 
-    from .._backend import resolve_device
-
-    resolved = resolve_device(device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    resolved = torch.device(device)
     if resolved.type == "cuda":
         return str(resolved), f"{resolved} ({torch.cuda.get_device_name(resolved)})"
     return str(resolved), str(resolved)

@@ -48,6 +48,14 @@ class SubspaceLayerNorm(nn.Module):
         self.sizes = [int(size) for size in sizes]
         self.norms = nn.ModuleList(nn.LayerNorm(size) for size in self.sizes)
 
+    @classmethod
+    def min_weights(cls, sizes: Sequence[int]) -> int:
+        """A lower bound on the weights of the module built for ``sizes``.
+
+        At least one per input feature (a LayerNorm has a scale and a shift).
+        """
+        return sum(sizes)
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         blocks = torch.split(x, self.sizes, dim=1)
         return [norm(block) for norm, block in zip(self.norms, blocks, strict=True)]
@@ -110,8 +118,31 @@ def _equal_width(sizes: Sequence[int], aggregation: str) -> int:
     return int(sizes[0])
 
 
-class ConcatBlender(nn.Module):
+class _Blender(nn.Module):
+    """What every blender says about itself before it is built.
+
+    :meth:`min_weights` bounds its weights from below and :meth:`min_out_width`
+    its output width, from the subspace widths alone; a saved stitcher's
+    weights are checked against them before any network is allocated.
+    """
+
+    @classmethod
+    def min_weights(cls, sizes: Sequence[int]) -> int:
+        """A lower bound on the weights of the blender built for ``sizes``."""
+        return 0
+
+    @classmethod
+    def min_out_width(cls, sizes: Sequence[int]) -> int:
+        """A lower bound on the width of the blender's output for ``sizes``."""
+        return min(sizes)
+
+
+class ConcatBlender(_Blender):
     """Concatenate the subspaces: ``[R_1, ..., R_m]``, of width ``sum(sizes)``."""
+
+    @classmethod
+    def min_out_width(cls, sizes: Sequence[int]) -> int:
+        return sum(sizes)
 
     def __init__(self, sizes: Sequence[int]):
         super().__init__()
@@ -121,7 +152,7 @@ class ConcatBlender(nn.Module):
         return torch.cat(blocks, dim=1)
 
 
-class SumBlender(nn.Module):
+class SumBlender(_Blender):
     """Sum the subspaces: ``sum_i R_i``, of width ``k``."""
 
     def __init__(self, sizes: Sequence[int]):
@@ -132,8 +163,12 @@ class SumBlender(nn.Module):
         return torch.stack(blocks, dim=1).sum(1)
 
 
-class DeepSetBlender(nn.Module):
+class DeepSetBlender(_Blender):
     """A DeepSet: ``sum_i tanh(W_i R_i + b_i)``, one ``k x k`` Linear per subspace."""
+
+    @classmethod
+    def min_weights(cls, sizes: Sequence[int]) -> int:
+        return sum(size * size for size in sizes)
 
     def __init__(self, sizes: Sequence[int]):
         super().__init__()
@@ -147,7 +182,7 @@ class DeepSetBlender(nn.Module):
         return torch.stack(encoded, dim=1).sum(1)
 
 
-class WeightedBlender(nn.Module):
+class WeightedBlender(_Blender):
     """A weighted sum ``sum_i softmax(w)_i R_i`` with learned logits ``w``."""
 
     def __init__(self, sizes: Sequence[int]):
@@ -160,7 +195,7 @@ class WeightedBlender(nn.Module):
         return torch.einsum("bmk,m->bk", torch.stack(blocks, dim=1), weights)
 
 
-class AttentionBlender(nn.Module):
+class AttentionBlender(_Blender):
     """The QKV blender: self-attention across the ``m`` subspace tokens.
 
     The ``m`` normalised subspaces are stacked as ``m`` tokens of width ``k``;
@@ -243,6 +278,12 @@ class AttentionBlender(nn.Module):
         for name in zeroed[init]:
             nn.init.zeros_(getattr(self, name).weight)
             nn.init.zeros_(getattr(self, name).bias)
+
+    @classmethod
+    def min_weights(cls, sizes: Sequence[int]) -> int:
+        """Three ``k x k`` projections (query, key and value)."""
+        width = min(sizes)
+        return 3 * width * width
 
     def __setstate__(self, state: dict) -> None:
         # Pickled by version 0.1, whose blender was the reference layer.

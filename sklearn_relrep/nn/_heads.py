@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._blenders import SubspaceDropout, SubspaceLayerNorm, make_blender
+from ._blenders import AGGREGATIONS, SubspaceDropout, SubspaceLayerNorm, make_blender
 
 __all__ = [
     "ACTIVATIONS",
@@ -70,6 +70,14 @@ class MLPHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+    @classmethod
+    def min_weights(
+        cls, in_features: int, out_features: int, hidden_sizes: Sequence[int] = (128,)
+    ) -> int:
+        """A lower bound on the head's weights: its matrices, without biases."""
+        chain = [in_features, *hidden_sizes, out_features]
+        return sum(a * b for a, b in zip(chain[:-1], chain[1:], strict=True))
 
 
 class ClassificationHead(MLPHead):
@@ -166,3 +174,38 @@ class StitchingNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blender(self.subspace_dropout(self.layer_norm(x))))
+
+    @classmethod
+    def min_weights(
+        cls,
+        sizes: Sequence[int],
+        n_outputs: int,
+        *,
+        aggregation: str = "concat",
+        hidden_sizes: Sequence[int] = (128,),
+    ) -> int:
+        """A lower bound on the weights of the network these arguments build.
+
+        The sum of its parts' bounds (LayerNorm, blender, head), computed from
+        the arguments alone, without building anything; with Python ints it
+        cannot overflow.
+
+        Examples
+        --------
+        >>> from sklearn_relrep.nn import StitchingNetwork
+        >>> bound = StitchingNetwork.min_weights([4, 4], 3, hidden_sizes=(8,))
+        >>> network = StitchingNetwork([4, 4], 3, hidden_sizes=(8,))
+        >>> bound <= sum(p.numel() for p in network.parameters())
+        True
+        """
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"Unknown aggregation {aggregation!r}; expected one of "
+                f"{sorted(AGGREGATIONS)}."
+            )
+        blender = AGGREGATIONS[aggregation]
+        return (
+            SubspaceLayerNorm.min_weights(sizes)
+            + blender.min_weights(sizes)
+            + MLPHead.min_weights(blender.min_out_width(sizes), n_outputs, hidden_sizes)
+        )

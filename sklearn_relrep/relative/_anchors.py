@@ -123,7 +123,6 @@ def select_anchor_indices(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_relrep._anchors import select_anchor_indices
     >>> X = np.arange(20.0).reshape(10, 2)
     >>> idx = select_anchor_indices(X, 3, "farthest", random_state=0)
     >>> len(set(idx.tolist()))

@@ -279,7 +279,6 @@ def is_distance(similarity: str | Callable) -> bool:
 
     Examples
     --------
-    >>> from sklearn_relrep._kernels import is_distance
     >>> is_distance("cosine"), is_distance("l1")
     (False, True)
     """
@@ -326,7 +325,6 @@ def prepare_similarity(
     Examples
     --------
     >>> import torch
-    >>> from sklearn_relrep._kernels import prepare_similarity
     >>> kernel = prepare_similarity("l1", torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
     >>> kernel(torch.tensor([[1.0, 0.0]]))
     tensor([[1., 1.]])

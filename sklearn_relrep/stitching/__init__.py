@@ -3,13 +3,16 @@
 The stitching estimators and what trains them (parameters, the skorch net,
 callbacks, fine-tuning), zero-shot stitching and the stitching matrix, the
 stitched scorer for model selection, and the aligners that map one space onto
-another. Every name here is also importable from :mod:`sklearn_relrep`.
+another. Every class and function here is also importable from
+:mod:`sklearn_relrep`; ``PRODUCT_AGGREGATION`` is what ``aggregation="auto"``
+picks for an input of several subspaces of equal width.
 """
 
 from .._imports import lazy_exports
 
 # Public name -> the module that defines it.
 _EXPORTS = {
+    "PRODUCT_AGGREGATION": "._base",
     "LinearAligner": "._alignment",
     "ProcrustesAligner": "._alignment",
     "StitchingClassifier": "._classifier",

@@ -20,8 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
-from .._backend import map_row_chunks
-from .._compat import check_sample_weight, fit_context, validate_data
+from .._backend import map_row_chunks, resolve_device
+from .._compat import (
+    check_sample_weight,
+    fit_context,
+    validate_data,
+    validate_estimator_params,
+)
 from .._dask import estimator_token
 from .._layout import SubspaceLayout, infer_layout
 from .._state import StateMixin
@@ -256,7 +261,7 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
 
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
         self._check_params()
-        device = self._resolve_device()
+        device = resolve_device(self.device)
         first = not hasattr(self, "net_") or not (incremental or self.warm_start)
         carried = infer_layout(X) if first else None
         X, y = validate_data(
@@ -340,7 +345,7 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        device = self._resolve_device()
+        device = resolve_device(self.device)
         module = self.net_.module_
         if next(module.parameters()).device != device:
             module.to(device)
@@ -390,7 +395,7 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
                 f"{type(self).__name__} state has unknown keys {unknown} and lacks "
                 f"{missing}; expected {sorted(allowed)}."
             )
-        self._validate_params()
+        validate_estimator_params(self)
         self._check_params()
         module_state = state["module_state"]
         if not isinstance(module_state, dict) or not all(

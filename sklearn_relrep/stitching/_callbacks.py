@@ -31,7 +31,6 @@ class TrainOnly(Callback):
     --------
     >>> import numpy as np
     >>> from sklearn_relrep import StitchingClassifier
-    >>> from sklearn_relrep._callbacks import TrainOnly
     >>> X = np.random.RandomState(0).normal(size=(40, 8)); y = X[:, 0] > 0
     >>> model = StitchingClassifier(subspaces=2, max_epochs=1, random_state=0)
     >>> model = model.fit(X, y)

@@ -20,8 +20,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from .._backend import resolve_device
-from .._compat import Interval, StrOptions
+from .._compat import Interval, StrOptions, signature_param_names
 from .._layout import SubspaceLayout
 from ..nn import AGGREGATIONS, StitchingNetwork
 from ..nn._heads import ACTIVATIONS
@@ -181,7 +180,7 @@ class StitchingParameters(BaseEstimator):
 
     def _extra_params(self) -> dict:
         """The parameters given as ``**kwargs`` (not named in the signature)."""
-        named = set(super()._get_param_names())
+        named = set(signature_param_names(type(self)))
         return {
             name: value
             for name, value in vars(self).items()
@@ -189,7 +188,7 @@ class StitchingParameters(BaseEstimator):
         }
 
     def _get_param_names(self):
-        return sorted({*super()._get_param_names(), *self._extra_params()})
+        return sorted({*signature_param_names(type(self)), *self._extra_params()})
 
     def _prefixed_params(self, prefix: str | None = None) -> dict:
         return {
@@ -307,23 +306,6 @@ class StitchingParameters(BaseEstimator):
         if options is None or "reduction" in options:
             params = {**params, "criterion__reduction": "none"}
         return criterion, params
-
-    def _resolve_device(self) -> torch.device:
-        device = self.device
-        if not (isinstance(device, str) and device == "auto"):
-            try:
-                parsed = torch.device(device)
-            except (RuntimeError, TypeError) as exc:
-                raise ValueError(
-                    f"device={device!r} is not a device; use 'auto', 'cpu' or "
-                    "'cuda' (or 'cuda:N')."
-                ) from exc
-            if parsed.type not in ("cpu", "cuda"):
-                raise ValueError(
-                    f"device={device!r} is not supported: the stitchers train and "
-                    "predict on 'cpu' or 'cuda' only; use 'auto', 'cpu' or 'cuda'."
-                )
-        return resolve_device(device)
 
     def _check_holdout(self, encoded: np.ndarray) -> None:
         """Check that early stopping's validation split can be made."""

@@ -103,9 +103,10 @@ def _scores(estimator, X, y) -> dict:
 
 
 def _score_pair(train_space, test_space, estimator, anchors, X, y) -> dict:
-    model = (
-        estimator if train_space == test_space else zero_shot_stitch(estimator, anchors)
-    )
+    if train_space == test_space or anchors is None:
+        model = estimator
+    else:
+        model = zero_shot_stitch(estimator, anchors[test_space])
     return {
         "train_space": train_space,
         "test_space": test_space,
@@ -115,7 +116,7 @@ def _score_pair(train_space, test_space, estimator, anchors, X, y) -> dict:
 
 def stitching_matrix(
     estimators: Mapping[str, Pipeline],
-    anchors: Mapping[str, object],
+    anchors: Mapping[str, object] | None,
     X_test: Mapping[str, object],
     y_test,
     *,
@@ -127,8 +128,11 @@ def stitching_matrix(
     ----------
     estimators : mapping of str to Pipeline
         Fitted pipelines, one per training space, keyed by space name.
-    anchors : mapping of str to array-like of shape (n_anchors, n_features_space)
-        The same anchor samples embedded in each space.
+    anchors : mapping of str to array-like, or None
+        The same anchor samples embedded in each space, each of shape
+        (n_anchors, n_features_space). None applies each model to every test
+        space as it is, without stitching: the baseline of a model on absolute
+        embeddings, for spaces of one width.
     X_test : mapping of str to array-like of shape (n_samples, n_features_space)
         The same test samples embedded in each space.
     y_test : array-like of shape (n_samples,) or (n_samples, n_targets)
@@ -165,13 +169,12 @@ def stitching_matrix(
     >>> table[["train_space", "test_space"]].values.tolist()
     [['a', 'a'], ['a', 'b'], ['b', 'a'], ['b', 'b']]
     """
-    missing = (set(estimators) | set(X_test)) - set(anchors)
-    if missing:
-        raise ValueError(f"No anchors given for spaces {sorted(missing)}.")
+    if anchors is not None:
+        missing = (set(estimators) | set(X_test)) - set(anchors)
+        if missing:
+            raise ValueError(f"No anchors given for spaces {sorted(missing)}.")
     records = Parallel(n_jobs=n_jobs)(
-        delayed(_score_pair)(
-            train_space, test_space, estimator, anchors[test_space], X, y_test
-        )
+        delayed(_score_pair)(train_space, test_space, estimator, anchors, X, y_test)
         for train_space, estimator in estimators.items()
         for test_space, X in X_test.items()
     )

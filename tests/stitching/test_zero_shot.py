@@ -171,3 +171,15 @@ def test_stitching_matrix_n_jobs_gives_the_same_table(spaces):
     pd.testing.assert_frame_equal(stitching_matrix(*arguments, n_jobs=2), serial)
     with joblib.parallel_backend("threading", n_jobs=2):
         pd.testing.assert_frame_equal(stitching_matrix(*arguments), serial)
+
+
+def test_stitching_matrix_without_anchors_applies_each_model_as_it_is(spaces):
+    X_a, X_b, y = spaces
+    shuffled = X_a[:, np.random.RandomState(0).permutation(64)]
+    model = make_pipeline(LogisticRegression(max_iter=500)).fit(X_a[:400], y[:400])
+    table = stitching_matrix(
+        {"A": model}, None, {"A": X_a[400:], "shuffled": shuffled[400:]}, y[400:]
+    )
+    by_pair = table.set_index(["train_space", "test_space"])["accuracy"]
+    assert by_pair["A", "A"] == model.score(X_a[400:], y[400:])
+    assert by_pair["A", "shuffled"] == model.score(shuffled[400:], y[400:])
