@@ -31,9 +31,8 @@ from scipy.spatial.distance import cdist
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sklearn_relrep._kernels import prepare_similarity  # noqa: E402
-
 from sklearn_relrep._backend import map_row_chunks  # noqa: E402
+from sklearn_relrep.relative._kernels import prepare_similarity  # noqa: E402
 
 SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 TORCH_CDIST_P = {"euclidean": 2.0, "l1": 1.0, "linf": float("inf")}
@@ -172,7 +171,7 @@ import sys, time
 import numpy as np, torch
 sys.path.insert(0, {root!r})
 from sklearn_relrep._backend import map_row_chunks
-from sklearn_relrep._kernels import prepare_similarity
+from sklearn_relrep.relative._kernels import prepare_similarity
 n, d, k, similarity = {n}, {d}, {k}, {similarity!r}
 rng = np.random.default_rng(0)
 X = np.empty((n, d), dtype=np.float32)
@@ -228,7 +227,7 @@ import sys, time
 start = time.perf_counter()
 import torch
 sys.path.insert(0, {root!r})
-from sklearn_relrep._kernels import prepare_similarity
+from sklearn_relrep.relative._kernels import prepare_similarity
 for dtype in (torch.float32, torch.float64):
     for similarity in ("l1", "linf"):
         prepare_similarity(similarity, torch.ones(5, 3, dtype=dtype))(

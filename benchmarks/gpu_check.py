@@ -23,9 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sklearn_relrep._kernels import prepare_similarity  # noqa: E402
-
 from sklearn_relrep._backend import map_row_chunks  # noqa: E402
+from sklearn_relrep.relative._kernels import prepare_similarity  # noqa: E402
 
 SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 

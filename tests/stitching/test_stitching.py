@@ -20,9 +20,9 @@ from sklearn_relrep import (
     RelativeProjector,
     StitchingClassifier,
     StitchingRegressor,
-    _stitching_base,
 )
 from sklearn_relrep._layout import infer_layout
+from sklearn_relrep.stitching import _base as _stitching_base
 from sklearn_relrep.stitching._base import PRODUCT_AGGREGATION
 
 FAST = {"max_epochs": 8, "lr": 1e-2, "hidden_sizes": (32,), "device": "cpu"}

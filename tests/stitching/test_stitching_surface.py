@@ -8,13 +8,10 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
-from sklearn_relrep import (
-    StitchingClassifier,
-    StitchingRegressor,
-    _stitching_base,
-    _stitching_params,
-)
+from sklearn_relrep import StitchingClassifier, StitchingRegressor
 from sklearn_relrep.nn import StitchingNetwork
+from sklearn_relrep.stitching import _base as _stitching_base
+from sklearn_relrep.stitching import _params as _stitching_params
 
 FAST = {"max_epochs": 2, "hidden_sizes": (8,), "device": "cpu", "random_state": 0}
 
