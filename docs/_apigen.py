@@ -4,7 +4,8 @@ The package grows while it is documented, so the reference is never written by
 hand: :func:`generate` imports ``sklearn_relrep`` and every public submodule (no
 path component starting with ``_``), and writes one page per public name plus an
 overview (``overview.rst.inc``) that ``api.rst`` includes. The private helper
-modules directly under the package (``sklearn_relrep._backend``, ...) get a
+modules directly under the package (``sklearn_relrep._backend``, ...) and
+under its two wings (``sklearn_relrep.relative._kernels``, ...) get a
 developer section for the names in their ``__all__`` that no public module
 re-exports and that the package itself defines (``_compat`` re-exports
 scikit-learn's private helpers, which are not ours to document).
@@ -37,6 +38,9 @@ OVERVIEW_FILE = "overview.rst.inc"
 # Relative to the docs source folder; ``api.rst`` includes the overview from here.
 GENERATED_DIR = Path("api") / "generated"
 _SKIPPED_MODULES = frozenset({f"{PACKAGE}.__main__"})
+# The package's two halves: their private modules are documented like the
+# private modules directly under the package.
+_WINGS = ("relative", "stitching")
 # A constant whose repr is longer than this is documented without its value.
 _MAX_VALUE_REPR = 200
 
@@ -116,7 +120,11 @@ def discover_modules(log: Callable[[str], None] = print):
         id(getattr(entry.module, name)) for entry in public for name in entry.names
     }
     private = []
-    for name in _submodule_names(root):
+    wings = [importlib.import_module(f"{PACKAGE}.{wing}") for wing in _WINGS]
+    candidates = [
+        name for package in (root, *wings) for name in _submodule_names(package)
+    ]
+    for name in candidates:
         if _is_public(name):
             continue
         module = _import(name, skipped, log)

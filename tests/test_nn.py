@@ -207,3 +207,24 @@ def test_subspace_dropout_keeps_one_subspace_and_the_expected_sum():
     assert all(torch.equal(a, b) for a, b in zip(dropout(blocks), blocks, strict=True))
     with pytest.raises(ValueError, match="subspace dropout"):
         SubspaceDropout(1.0)
+
+
+def n_weights(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("aggregation", sorted(AGGREGATIONS))
+def test_each_module_bounds_its_own_weight_count(aggregation):
+    sizes = (5, 5, 5)
+    blender = make_blender(aggregation, sizes)
+    assert 0 <= type(blender).min_weights(sizes) <= n_weights(blender)
+    assert type(blender).min_out_width(sizes) <= blender.out_features
+    norm = SubspaceLayerNorm(sizes)
+    assert sum(sizes) == SubspaceLayerNorm.min_weights(sizes) <= n_weights(norm)
+    head = MLPHead(blender.out_features, 3, hidden_sizes=(7,))
+    assert MLPHead.min_weights(blender.out_features, 3, (7,)) <= n_weights(head)
+    network = StitchingNetwork(sizes, 3, aggregation=aggregation, hidden_sizes=(7,))
+    bound = StitchingNetwork.min_weights(
+        sizes, 3, aggregation=aggregation, hidden_sizes=(7,)
+    )
+    assert n_weights(network) // 3 <= bound <= n_weights(network)
