@@ -109,6 +109,23 @@ def test_fit_on_dask_draws_the_same_anchors_as_numpy(iris):
         assert not hasattr(on_dask, "feature_names_in_")
 
 
+def test_fit_on_dask_never_sets_the_anchors_parameter(iris, monkeypatch):
+    """The user's ``anchors`` stays None even while the anchor rows are fitted."""
+    X, _ = iris
+    projector = RelativeProjector(n_anchors=6, random_state=0)
+    seen = []
+    fit_statistics = type(projector)._fit_anchor_statistics
+
+    def spy(self, anchors):
+        seen.append(self.get_params()["anchors"])
+        return fit_statistics(self, anchors)
+
+    monkeypatch.setattr(type(projector), "_fit_anchor_statistics", spy)
+    projector.fit(da.from_array(X, chunks=(50, 4)))
+    assert len(seen) == 1 and seen[0] is None
+    assert projector.anchors_.shape == (6, 4)
+
+
 def _recording_array(X, rows_per_block, directory: Path):
     """A dask array whose blocks leave a marker file when they are computed."""
 
