@@ -28,6 +28,7 @@ from sklearn.exceptions import NotFittedError
 
 __all__ = [
     "DaskScoreMixin",
+    "DaskTokenMixin",
     "estimator_token",
     "is_dask_collection",
     "lazy_method",
@@ -58,7 +59,43 @@ def is_dask_collection(X) -> bool:
         return False
     import dask
 
+    _register_tokenizer()
     return dask.is_dask_collection(X)
+
+
+class DaskTokenMixin:
+    """Let dask name an estimator by :func:`estimator_token`.
+
+    dask calls ``__dask_tokenize__``, unless a tokenizer is registered for a
+    base class: dask-ml registers one for every scikit-learn estimator, from
+    its parameters alone, which would give two differently fitted estimators
+    one name. This package's tokenizer is registered for the classes with this
+    mixin when this module is imported after dask, and again by
+    :func:`is_dask_collection` (which the estimators' methods call), which also
+    replaces a tokenizer that dask cached for one of them in between.
+    """
+
+    def __dask_tokenize__(self):
+        return estimator_token(self)
+
+
+def _tokenize(estimator: DaskTokenMixin) -> str:
+    return estimator.__dask_tokenize__()
+
+
+def _register_tokenizer() -> None:
+    from dask.base import normalize_token
+
+    pending = [DaskTokenMixin]
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if normalize_token.dispatch(cls) is not _tokenize:  # also undoes a cache
+            normalize_token.register(cls, _tokenize)
+
+
+if "dask" in sys.modules:  # imported first: register before any estimator exists
+    _register_tokenizer()
 
 
 def _dask_kind(X, method: str) -> str:

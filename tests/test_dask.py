@@ -329,6 +329,23 @@ def _run_python(*args: str, env=None) -> str:
     return completed.stdout
 
 
+def test_tokens_follow_the_fitted_state_after_dask_ml_registers_its_own():
+    """dask-ml tokenizes every scikit-learn estimator by its parameters alone."""
+    pytest.importorskip("dask_ml", exc_type=ImportError)
+    code = (
+        "import dask.base, dask_ml.model_selection, numpy as np, torch;"
+        "from sklearn_relrep import StitchingClassifier as S;"
+        "X = np.random.RandomState(0).normal(size=(40, 4)); y = X[:, 0] > 0;"
+        "a = S(max_epochs=1, device='cpu');"
+        "before = dask.base.tokenize(a);"
+        "a.fit(X, y); token = dask.base.tokenize(a); assert token != before;"
+        "w = next(a.net_.module_.parameters());"
+        "torch.no_grad()(lambda: w.add_(1.0))();"
+        "assert dask.base.tokenize(a) != token"
+    )
+    _run_python("-c", code)
+
+
 def _run_recipe_in_its_own_process(name: str) -> str:
     """Ray and Spark patch process-wide state (Ray replaces ``builtins.print``)."""
     return _run_python(str(RECIPES / name))

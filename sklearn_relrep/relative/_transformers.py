@@ -34,7 +34,7 @@ from .._compat import (
     reject_bool,
     validate_data,
 )
-from .._dask import estimator_token, is_dask_collection, lazy_method
+from .._dask import DaskTokenMixin, is_dask_collection, lazy_method
 from .._layout import SubspaceArray, SubspaceLayout
 from .._state import StateMixin
 from ._anchors import ANCHOR_SELECTIONS, select_anchor_indices
@@ -66,7 +66,7 @@ def _concat(subspaces: list[torch.Tensor]) -> torch.Tensor:
     return subspaces[0] if len(subspaces) == 1 else torch.cat(subspaces, dim=1)
 
 
-class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
+class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstimator):
     """Anchors, their statistics and the chunked projection of both transformers.
 
     Subclasses say which similarities to compute (:meth:`_similarity_list`).
@@ -331,9 +331,6 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         check_feature_names_in(self, input_features, generate_names=False)
         return np.asarray(self.layout_.feature_names(), dtype=object)
-
-    def __dask_tokenize__(self):
-        return estimator_token(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -27,7 +27,7 @@ from .._compat import (
     validate_data,
     validate_estimator_params,
 )
-from .._dask import estimator_token
+from .._dask import DaskTokenMixin
 from .._layout import SubspaceLayout, infer_layout
 from .._state import StateMixin
 from .._torch_training import ShuffledBatches, batch_iterator, isolated_torch_rng
@@ -59,7 +59,7 @@ _XFAIL_CHECKS = {
 }
 
 
-class BaseStitchingEstimator(StateMixin, StitchingParameters):
+class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
     """Everything shared by the stitching classifier and regressor.
 
     Subclasses give the task name, the default criterion and how targets are
@@ -358,9 +358,6 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
             batch_size=max(self.batch_size, 1024),
             device=device,
         )
-
-    def __dask_tokenize__(self):
-        return estimator_token(self)
 
     # the state protocol -------------------------------------------------------------
 
