@@ -244,7 +244,15 @@ def _sklearn_generated_members(cls: type) -> list[str]:
     )
 
 
-def _object_page(module_name: str, name: str, obj, *, examples: bool) -> str:
+def _object_page(
+    module_name: str, name: str, obj, *, examples: bool, index: bool = True
+) -> str:
+    """The page of ``module_name.name``; ``index=False`` for a second public path.
+
+    A class that two public modules export (``sklearn_relrep.StitchingClassifier``
+    and ``sklearn_relrep.stitching.StitchingClassifier``) is one Python object:
+    only its first page enters the index, or Sphinx reports a duplicate.
+    """
     lines = [
         _heading(f"{module_name}.{name}", "="),
         f".. currentmodule:: {module_name}",
@@ -253,6 +261,8 @@ def _object_page(module_name: str, name: str, obj, *, examples: bool) -> str:
     if inspect.isclass(obj):
         lines.append(f".. autoclass:: {name}")
         lines.append("   :members:")
+        if not index:
+            lines.append("   :no-index:")
         foreign = _foreign_bases(obj)
         if foreign:
             lines.append(f"   :inherited-members: {', '.join(foreign)}")
@@ -342,13 +352,20 @@ def _module_section(entry: ModuleEntry, underline: str) -> list[str]:
 def render(public, private, skipped) -> dict[str, str]:
     """Page file name -> text, for the overview and one page per documented name."""
     pages = {}
+    indexed = set()
     for entries, examples in ((public, True), (private, False)):
         for entry in entries:
             for name in entry.names:
                 obj = getattr(entry.module, name)
                 pages[f"{entry.name}.{name}.rst"] = _object_page(
-                    entry.name, name, obj, examples=examples
+                    entry.name,
+                    name,
+                    obj,
+                    examples=examples,
+                    index=id(obj) not in indexed,
                 )
+                if inspect.isclass(obj):
+                    indexed.add(id(obj))
 
     overview = []
     for entry in public:
