@@ -245,23 +245,27 @@ def _sklearn_generated_members(cls: type) -> list[str]:
 
 
 def _object_page(
-    module_name: str, name: str, obj, *, examples: bool, index: bool = True
+    module_name: str, name: str, obj, *, examples: bool, first: str | None = None
 ) -> str:
-    """The page of ``module_name.name``; ``index=False`` for a second public path.
+    """The page of ``module_name.name``.
 
     A class that two public modules export (``sklearn_relrep.StitchingClassifier``
-    and ``sklearn_relrep.stitching.StitchingClassifier``) is one Python object:
-    only its first page enters the index, or Sphinx reports a duplicate.
+    and ``sklearn_relrep.stitching.StitchingClassifier``) is one object: on the
+    later path's page it is not indexed again (Sphinx would report a duplicate),
+    and it is rendered in ``first``, the module of the first path, so that the
+    references of its docstring (``layout_``) resolve as on that page.
     """
     lines = [
         _heading(f"{module_name}.{name}", "="),
         f".. currentmodule:: {module_name}",
         "",
     ]
+    if first is not None:
+        lines += [f".. currentmodule:: {first}", ""]
     if inspect.isclass(obj):
         lines.append(f".. autoclass:: {name}")
         lines.append("   :members:")
-        if not index:
+        if first is not None:
             lines.append("   :no-index:")
         foreign = _foreign_bases(obj)
         if foreign:
@@ -352,20 +356,17 @@ def _module_section(entry: ModuleEntry, underline: str) -> list[str]:
 def render(public, private, skipped) -> dict[str, str]:
     """Page file name -> text, for the overview and one page per documented name."""
     pages = {}
-    indexed = set()
+    documented = {}  # id of a class -> the module of the first public path to it
     for entries, examples in ((public, True), (private, False)):
         for entry in entries:
             for name in entry.names:
                 obj = getattr(entry.module, name)
+                first = documented.get(id(obj))
                 pages[f"{entry.name}.{name}.rst"] = _object_page(
-                    entry.name,
-                    name,
-                    obj,
-                    examples=examples,
-                    index=id(obj) not in indexed,
+                    entry.name, name, obj, examples=examples, first=first
                 )
-                if inspect.isclass(obj):
-                    indexed.add(id(obj))
+                if inspect.isclass(obj) and first is None:
+                    documented[id(obj)] = entry.name
 
     overview = []
     for entry in public:
