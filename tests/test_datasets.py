@@ -3,6 +3,8 @@
 import importlib.metadata
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -287,3 +289,38 @@ def test_mnist_splits_shapes_and_ranges():
     # a caller writing into its copy does not change the next load
     X[:] = 0
     assert load_mnist(subset="test").data.max() > 0
+
+
+# the test suite's own cache (issue 19, item 13) --------------------------------------
+
+
+def test_tests_use_a_session_cache_not_the_users():
+    folder = get_cache_dir()
+    assert os.environ["SKLEARN_RELREP_CACHE"] == str(folder)
+    assert folder != Path.home() / ".cache" / "sklearn_relrep"
+
+
+def test_a_test_run_leaves_the_home_cache_untouched(tmp_path):
+    """A pytest run that compiles the numba kernels writes nothing under $HOME."""
+    pytest.importorskip("numba")
+    home, temporary = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temporary.mkdir()
+    unset = ("SKLEARN_RELREP_CACHE", "SKLEARN_RELREP_TEST_CACHE", "NUMBA_CACHE_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(HOME=str(home), TMPDIR=str(temporary), SKLEARN_RELREP_DISABLE_NUMBA="")
+    repository = Path(__file__).parents[1]
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        + ["tests/test_kernels.py::test_numba_and_torch_paths_agree"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repository,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "2 passed" in completed.stdout
+    assert sorted(home.rglob("*")) == []
+    assert not list(temporary.glob("sklearn_relrep_test_cache_*"))

@@ -109,7 +109,8 @@ def test_cuda_pickle_loads_on_cpu_with_a_warning():
 def test_safe_round_trip_of_a_pipeline(tmp_path, pipeline, data):
     X, _ = data
     folder = save_stitcher(pipeline, tmp_path / "model")
-    assert sorted(p.name for p in folder.iterdir()) == [
+    version = folder / (folder / "CURRENT").read_text()
+    assert sorted(p.name for p in version.iterdir()) == [
         "stitcher.json",
         "weights.safetensors",
     ]

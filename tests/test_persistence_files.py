@@ -1,4 +1,5 @@
-"""Saving is atomic and never writes through a symbolic link (issue 9, item 10)."""
+"""Saving is atomic, never writes through a symbolic link (issue 9, item 10) and
+replaces only a model that verifies (issue 19, item 4)."""
 
 import os
 import stat
@@ -9,7 +10,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_relrep import RelativeProjector, load_stitcher, save_stitcher
-from sklearn_relrep._persistence import _store
+from sklearn_relrep._persistence import _directory
+from sklearn_relrep._persistence._directory import current_folder
 
 CONFIG, WEIGHTS = "stitcher.json", "weights.safetensors"
 
@@ -42,11 +44,22 @@ def _assert_is_the_old_model(folder, old_model, X):
     np.testing.assert_array_equal(loaded.transform(X), old_model.transform(X))
 
 
+def _flatten(folder):
+    """Turn a saved model into the flat layout of earlier versions."""
+    version = current_folder(folder)
+    for name in (CONFIG, WEIGHTS):
+        os.rename(version / name, folder / name)
+    os.rmdir(version)
+    os.unlink(folder / "CURRENT")
+
+
 def test_saving_leaves_nothing_but_the_model(tmp_path, old_model):
     folder = save_stitcher(old_model, tmp_path / "model")
     assert folder == tmp_path / "model"
     assert os.listdir(tmp_path) == ["model"]
-    assert sorted(os.listdir(folder)) == [CONFIG, WEIGHTS]
+    version = current_folder(folder)
+    assert sorted(os.listdir(folder)) == ["CURRENT", version.name]
+    assert sorted(os.listdir(version)) == [CONFIG, WEIGHTS]
 
 
 def test_never_overwrites_silently(existing, old_model):
@@ -54,24 +67,36 @@ def test_never_overwrites_silently(existing, old_model):
         save_stitcher(old_model, existing)
 
 
-def test_overwrite_replaces_the_model_by_rename(existing, new_model, X):
+def test_overwrite_replaces_the_model_and_removes_the_old_version(
+    existing, new_model, X
+):
+    old_version = current_folder(existing)
     save_stitcher(new_model, existing, overwrite=True)
     np.testing.assert_array_equal(
         load_stitcher(existing).transform(X), new_model.transform(X)
     )
     assert os.listdir(existing.parent) == ["model"]
+    new_version = current_folder(existing)
+    assert new_version != old_version
+    assert sorted(os.listdir(existing)) == ["CURRENT", new_version.name]
 
 
+@pytest.mark.parametrize("layout", ["current", "flat"])
 def test_a_symlinked_weights_file_is_never_written_through(
-    existing, tmp_path, new_model, X
+    existing, tmp_path, new_model, X, layout
 ):
+    if layout == "flat":
+        _flatten(existing)
+    weights = current_folder(existing) / WEIGHTS
     victim = tmp_path / "victim.bin"
-    victim.write_bytes(b"precious")
-    (existing / WEIGHTS).unlink()
-    (existing / WEIGHTS).symlink_to(victim)
+    victim.write_bytes(weights.read_bytes())
+    precious = victim.read_bytes()
+    weights.unlink()
+    weights.symlink_to(victim)
     save_stitcher(new_model, existing, overwrite=True)
-    assert victim.read_bytes() == b"precious"
-    assert not (existing / WEIGHTS).is_symlink()
+    assert victim.read_bytes() == precious
+    assert not os.path.lexists(weights)
+    assert not (current_folder(existing) / WEIGHTS).is_symlink()
     np.testing.assert_array_equal(
         load_stitcher(existing).transform(X), new_model.transform(X)
     )
@@ -94,10 +119,90 @@ def test_refuses_to_replace_a_directory_with_other_files(tmp_path, old_model):
     folder = tmp_path / "home"
     folder.mkdir()
     (folder / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="other than a saved model"):
+    with pytest.raises(FileExistsError, match=r"holds \['notes.txt'\], which"):
         save_stitcher(old_model, folder, overwrite=True)
     assert os.listdir(folder) == ["notes.txt"]
     assert os.listdir(tmp_path) == ["home"]
+
+
+def test_overwrite_refuses_a_directory_holding_only_a_users_stitcher_json(
+    tmp_path, old_model
+):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / CONFIG).write_text('{"my": "settings"}')
+    with pytest.raises(FileExistsError, match="stitcher.json'].*weights.safetensors"):
+        save_stitcher(old_model, folder, overwrite=True)
+    assert os.listdir(folder) == [CONFIG]
+    assert (folder / CONFIG).read_text() == '{"my": "settings"}'
+    assert os.listdir(tmp_path) == ["mine"]
+
+
+@pytest.mark.parametrize("layout", ["current", "flat"])
+def test_overwrite_refuses_a_model_whose_digest_does_not_verify(
+    existing, new_model, layout
+):
+    if layout == "flat":
+        _flatten(existing)
+    config = current_folder(existing) / CONFIG
+    edited = config.read_text().replace('"n_anchors": 5', '"n_anchors": 6')
+    assert edited != config.read_text()
+    config.write_text(edited)
+    with pytest.raises(FileExistsError, match="not a model that verifies.*checksum"):
+        save_stitcher(new_model, existing, overwrite=True)
+    assert config.read_text() == edited
+
+
+def test_overwrite_refuses_a_user_file_or_a_link_to_one(tmp_path, old_model):
+    mine = tmp_path / "stitcher.json"
+    mine.write_text("{}")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nothing")
+    with pytest.raises(FileExistsError, match="it is a file, not a directory"):
+        save_stitcher(old_model, mine, overwrite=True)
+    with pytest.raises(FileExistsError, match="it is a symbolic link, not a dir"):
+        save_stitcher(old_model, link, overwrite=True)
+    assert mine.read_text() == "{}" and link.is_symlink()
+
+
+def test_overwrite_of_a_signed_model_needs_its_key(tmp_path, old_model, new_model, X):
+    folder = save_stitcher(old_model, tmp_path / "model", key=b"first key")
+    for key in (None, b"other key"):
+        with pytest.raises(FileExistsError, match="key|HMAC signature"):
+            save_stitcher(new_model, folder, overwrite=True, key=key)
+    save_stitcher(new_model, folder, overwrite=True, key=b"first key")
+    loaded = load_stitcher(folder, key=b"first key")
+    np.testing.assert_array_equal(loaded.transform(X), new_model.transform(X))
+
+
+def test_a_flat_model_of_earlier_versions_loads_and_is_replaced(
+    existing, old_model, new_model, X
+):
+    _flatten(existing)
+    _assert_is_the_old_model(existing, old_model, X)
+    save_stitcher(new_model, existing, overwrite=True)
+    np.testing.assert_array_equal(
+        load_stitcher(existing).transform(X), new_model.transform(X)
+    )
+    assert sorted(os.listdir(existing)) == ["CURRENT", current_folder(existing).name]
+
+
+def test_a_reader_whose_version_is_removed_reads_the_new_one(
+    existing, new_model, X, monkeypatch
+):
+    read_file = _directory._read_file
+    old_version, replaced = current_folder(existing), []
+
+    def read_after_a_replacement(folder, name, limit):
+        if not replaced:
+            replaced.append(folder)
+            save_stitcher(new_model, existing, overwrite=True)
+        return read_file(folder, name, limit)
+
+    monkeypatch.setattr(_directory, "_read_file", read_after_a_replacement)
+    loaded = load_stitcher(existing)
+    assert replaced == [old_version] and not old_version.exists()
+    np.testing.assert_array_equal(loaded.transform(X), new_model.transform(X))
 
 
 def _fail_on_second_file(original):
@@ -113,6 +218,15 @@ def _fail_on_second_file(original):
     return write
 
 
+def _fail_on_pointing(original):
+    def replace(source, target):
+        if str(target).endswith("CURRENT"):
+            raise OSError("replace failed")
+        original(source, target)
+
+    return replace
+
+
 def _fail_on_moving_in(original):
     def rename(source, target):
         if str(source).endswith(".partial"):
@@ -122,31 +236,41 @@ def _fail_on_moving_in(original):
     return rename
 
 
-@pytest.mark.parametrize("failure", ["unsaveable", "mid-write", "moving-in"])
+@pytest.mark.parametrize("layout", ["current", "flat"])
+@pytest.mark.parametrize(
+    "failure", ["unsaveable", "mid-write", "moving-in", "pointing"]
+)
 def test_a_failed_save_keeps_the_previous_model(
-    existing, old_model, X, monkeypatch, failure
+    existing, old_model, X, monkeypatch, failure, layout
 ):
+    if layout == "flat":
+        _flatten(existing)
+    before = sorted(os.listdir(existing))
     replacement = RelativeProjector(n_anchors=5, random_state=0).fit(X)
     if failure == "unsaveable":
         replacement.set_params(similarity=lambda x, a: x @ a.T)
         expected = TypeError
     elif failure == "mid-write":
-        writer = _fail_on_second_file(_store._write_new_file)
-        monkeypatch.setattr(_store, "_write_new_file", writer)
+        writer = _fail_on_second_file(_directory._write_new_file)
+        monkeypatch.setattr(_directory, "_write_new_file", writer)
+        expected = OSError
+    elif failure == "moving-in":
+        monkeypatch.setattr(_directory.os, "rename", _fail_on_moving_in(os.rename))
         expected = OSError
     else:
-        monkeypatch.setattr(_store.os, "rename", _fail_on_moving_in(os.rename))
+        monkeypatch.setattr(_directory.os, "replace", _fail_on_pointing(os.replace))
         expected = OSError
     with pytest.raises(expected):
         save_stitcher(replacement, existing, overwrite=True)
     monkeypatch.undo()
     assert os.listdir(existing.parent) == ["model"]
+    assert sorted(os.listdir(existing)) == before
     _assert_is_the_old_model(existing, old_model, X)
 
 
 def test_a_failed_first_save_leaves_nothing(tmp_path, X, monkeypatch):
-    writer = _fail_on_second_file(_store._write_new_file)
-    monkeypatch.setattr(_store, "_write_new_file", writer)
+    writer = _fail_on_second_file(_directory._write_new_file)
+    monkeypatch.setattr(_directory, "_write_new_file", writer)
     model = RelativeProjector(n_anchors=5, random_state=0).fit(X)
     with pytest.raises(OSError, match="disk full"):
         save_stitcher(model, tmp_path / "model")
@@ -159,5 +283,8 @@ def test_files_get_the_usual_permissions(tmp_path, old_model):
         folder = save_stitcher(old_model, tmp_path / "model")
     finally:
         os.umask(previous)
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
-    assert stat.S_IMODE((folder / WEIGHTS).stat().st_mode) == 0o644
+    version = current_folder(folder)
+    for directory in (folder, version):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o755
+    for file in (folder / "CURRENT", version / CONFIG, version / WEIGHTS):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o644

@@ -23,6 +23,7 @@ from sklearn_relrep import (
     load_stitcher,
     save_stitcher,
 )
+from sklearn_relrep._persistence._directory import current_folder
 from sklearn_relrep._persistence._objects import weight_lower_bound
 from sklearn_relrep._persistence._store import compute_digest
 from sklearn_relrep.nn import StitchingNetwork
@@ -64,18 +65,20 @@ def saved(tmp_path, transformers):
 
 def _rewrite(folder, edit, *, key=None, weights=None):
     """Edit the config (and optionally the weights) and write a valid digest."""
-    config = json.loads((folder / CONFIG).read_text())
+    files = current_folder(folder)
+    config = json.loads((files / CONFIG).read_text())
     edit(config)
     if weights is not None:
-        (folder / WEIGHTS).write_bytes(weights)
-    config["digest"] = compute_digest(config, (folder / WEIGHTS).read_bytes(), key)
-    (folder / CONFIG).write_text(json.dumps(config))
+        (files / WEIGHTS).write_bytes(weights)
+    config["digest"] = compute_digest(config, (files / WEIGHTS).read_bytes(), key)
+    (files / CONFIG).write_text(json.dumps(config))
 
 
 def _edit_without_digest(folder, edit):
-    config = json.loads((folder / CONFIG).read_text())
+    files = current_folder(folder)
+    config = json.loads((files / CONFIG).read_text())
     edit(config)
-    (folder / CONFIG).write_text(json.dumps(config))
+    (files / CONFIG).write_text(json.dumps(config))
 
 
 def _step(config, index):
@@ -87,14 +90,14 @@ def _step(config, index):
 
 def test_editing_classes_in_the_json_raises(tmp_path, stitcher, data):
     folder = save_stitcher(stitcher, tmp_path / "model")
-    before = (folder / WEIGHTS).read_bytes()
+    before = (current_folder(folder) / WEIGHTS).read_bytes()
 
     def invert(config):
         classes = _step(config, -1)["state"]["classes_"]
         classes["__strings__"] = classes["__strings__"][::-1]
 
     _edit_without_digest(folder, invert)
-    assert (folder / WEIGHTS).read_bytes() == before
+    assert (current_folder(folder) / WEIGHTS).read_bytes() == before
     with pytest.raises(ValueError, match="checksum"):
         load_stitcher(folder)
 
@@ -116,7 +119,7 @@ def test_any_edit_of_the_config_is_detected(saved, data, edit):
 
 
 def test_refuses_tampered_weights(saved):
-    weights = saved / WEIGHTS
+    weights = current_folder(saved) / WEIGHTS
     content = bytearray(weights.read_bytes())
     content[-1] ^= 1
     weights.write_bytes(bytes(content))
@@ -125,14 +128,14 @@ def test_refuses_tampered_weights(saved):
 
 
 def test_refuses_truncated_weights(saved):
-    weights = saved / WEIGHTS
+    weights = current_folder(saved) / WEIGHTS
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ValueError, match="modified or truncated"):
         load_stitcher(saved)
 
 
 def test_refuses_truncated_config(saved):
-    config = saved / CONFIG
+    config = current_folder(saved) / CONFIG
     config.write_text(config.read_text()[:50])
     with pytest.raises(ValueError, match="not valid JSON"):
         load_stitcher(saved)
@@ -147,7 +150,8 @@ def test_refuses_weights_of_another_model(tmp_path, data, transformers):
     ).fit(X)
     first = save_stitcher(transformers, tmp_path / "first")
     second = save_stitcher(other, tmp_path / "second")
-    (first / WEIGHTS).write_bytes((second / WEIGHTS).read_bytes())
+    other_weights = (current_folder(second) / WEIGHTS).read_bytes()
+    (current_folder(first) / WEIGHTS).write_bytes(other_weights)
     with pytest.raises(ValueError, match="do not belong together"):
         load_stitcher(first)
 
@@ -212,7 +216,7 @@ def _swap_array_references(config):
 
 
 def _unreferenced_array(folder):
-    arrays = load_arrays((folder / WEIGHTS).read_bytes())
+    arrays = load_arrays((current_folder(folder) / WEIGHTS).read_bytes())
     arrays["smuggled"] = np.zeros(3)
     return save_arrays(arrays)
 
@@ -328,7 +332,8 @@ def test_garbage_weights_with_a_valid_digest_are_refused(saved):
     ids=["deep-nesting", "nan", "overflow", "duplicate-key", "not-an-object", "utf8"],
 )
 def test_malformed_json_is_a_value_error(saved, text):
-    (saved / CONFIG).write_bytes(text.encode("utf-8", "surrogateescape"))
+    content = text.encode("utf-8", "surrogateescape")
+    (current_folder(saved) / CONFIG).write_bytes(content)
     with pytest.raises(ValueError, match="not valid JSON|JSON object"):
         load_stitcher(saved)
 

@@ -32,6 +32,7 @@ from sklearn_relrep import (
     load_stitcher,
     save_stitcher,
 )
+from sklearn_relrep._persistence._directory import current_folder
 from sklearn_relrep._persistence._store import compute_digest
 
 CONFIG, WEIGHTS = "stitcher.json", "weights.safetensors"
@@ -79,7 +80,7 @@ def saved(request, tmp_path_factory):
     y = np.where(X[:, 0] > 0, "a", "b")
     model = _model(request.param, X, y)
     folder = save_stitcher(model, tmp_path_factory.mktemp("fuzz") / "model")
-    config = json.loads((folder / CONFIG).read_text())
+    config = json.loads((current_folder(folder) / CONFIG).read_text())
     return folder, config, X, _outputs(model, X)
 
 
@@ -183,14 +184,15 @@ def _load_mutated(saved, data, *, rewrite_digest):
     for _ in range(data.draw(st.integers(1, 3))):
         _mutate(config, data, strings)
     if rewrite_digest:
-        config["digest"] = compute_digest(config, (folder / WEIGHTS).read_bytes(), None)
-    (folder / CONFIG).write_text(json.dumps(config))
+        weights = (current_folder(folder) / WEIGHTS).read_bytes()
+        config["digest"] = compute_digest(config, weights, None)
+    (current_folder(folder) / CONFIG).write_text(json.dumps(config))
     try:
         return load_stitcher(folder)
     except ValueError:
         return None
     finally:
-        (folder / CONFIG).write_text(json.dumps(original))
+        (current_folder(folder) / CONFIG).write_text(json.dumps(original))
 
 
 @FUZZ_SETTINGS

@@ -3,7 +3,8 @@
 Nothing is unpickled when loading. Classes come from a fixed allow-list
 (:mod:`._objects`), their parameters and fitted state from JSON (:mod:`._codec`),
 every array from one safetensors file, and both files are bound together by one
-digest (:mod:`._store`).
+digest (:mod:`._store`). :mod:`._directory` lays them out on disk so that a
+model is replaced atomically for its readers.
 
 **What the digest gives.** A SHA-256 over the config and the weights detects
 corruption, truncation, mixing the files of two models, and casual edits: a
@@ -32,15 +33,14 @@ from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
 
 from .._backend import resolve_device
+from ._directory import read_model_dir, write_model_dir
 from ._objects import build, describe, smoke_test
 from ._store import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     compute_digest,
     parse_config,
-    read_model_dir,
     verify_digest,
-    write_model_dir,
 )
 
 __all__ = ["load_stitcher", "save_stitcher"]
@@ -77,23 +77,33 @@ def save_stitcher(
     objects and other classes are refused with a :class:`TypeError` that says
     why: a callable cannot be stored without pickle; use joblib for those.
 
-    The directory is written under a fresh name next to ``path`` and renamed
-    into place, so a failed save changes nothing and no file is ever written
-    through a symbolic link. Replacing an existing model takes two renames:
-    the old directory is moved aside, the new one moved in, and only then is
-    the old one removed.
+    The model directory holds the file ``CURRENT`` and one version
+    sub-directory, which holds ``stitcher.json`` (the config) and
+    ``weights.safetensors`` (the arrays); ``CURRENT`` names that version. A new
+    model is written under a fresh name next to ``path`` and renamed into
+    place. Replacing a model writes a new version beside the old one and then
+    replaces ``CURRENT`` atomically, before removing the old version: a reader
+    (:func:`load_stitcher`, even in another process) sees the old model or the
+    new one, never a mixture and never nothing. A failed save leaves the
+    previous model as it was, and no file is ever written through a symbolic
+    link. Directories written by earlier versions (the two files directly in
+    ``path``) still load, and are replaced the same way.
 
     Parameters
     ----------
     estimator : estimator or Pipeline
         The fitted model.
     path : str or path-like
-        The directory to create; it receives ``stitcher.json`` and
-        ``weights.safetensors``.
+        The model directory to create or replace.
     overwrite : bool, default=False
-        Replace an existing model directory at ``path``. Without it an existing
-        path raises :class:`FileExistsError`; a directory holding other files is
-        never replaced.
+        Replace an existing model at ``path``. Without it an existing path
+        raises :class:`FileExistsError`. Even with it, only a complete model
+        written by this package whose digest verifies (for a signed model: with
+        ``key``) is replaced; anything else at ``path`` (a file, a directory
+        with other files, a model that was edited or is incomplete) is refused
+        with :class:`FileExistsError` saying what is there. A symbolic link
+        to a model is replaced by a new directory, leaving the model it points
+        to as it was.
     key : bytes, default=None
         Sign the files with HMAC-SHA256 under this secret key instead of a
         plain SHA-256 checksum; loading then requires the same key.
@@ -133,6 +143,7 @@ def save_stitcher(
         Path(path),
         {CONFIG_FILE: text.encode(), WEIGHTS_FILE: weights},
         overwrite=overwrite,
+        key=key,
     )
 
 
@@ -175,8 +186,8 @@ def load_stitcher(path, *, device: str | None = None, key: bytes | None = None):
     if device is not None:
         resolve_device(device)
     key = _check_key(key)
-    config_bytes, weights = read_model_dir(folder)
-    config = parse_config(config_bytes, folder / CONFIG_FILE)
+    config_bytes, weights, source = read_model_dir(folder)
+    config = parse_config(config_bytes, source / CONFIG_FILE)
     if config.get("format") != FORMAT_NAME:
         raise ValueError(f"{folder} is not a {FORMAT_NAME} directory.")
     if config.get("format_version") != FORMAT_VERSION:
@@ -186,13 +197,13 @@ def load_stitcher(path, *, device: str | None = None, key: bytes | None = None):
         )
     unknown = sorted(set(config) - _CONFIG_KEYS)
     if unknown:
-        raise ValueError(f"{folder / CONFIG_FILE} has unknown entries {unknown[:5]}.")
-    verify_digest(config, weights, key, folder)
+        raise ValueError(f"{source / CONFIG_FILE} has unknown entries {unknown[:5]}.")
+    verify_digest(config, weights, key, source)
     try:
         arrays = load_arrays(weights)
     except Exception as exc:  # safetensors raises its own and builtin errors
         raise ValueError(
-            f"{folder / WEIGHTS_FILE} is not a valid safetensors file: {exc}"
+            f"{source / WEIGHTS_FILE} is not a valid safetensors file: {exc}"
         ) from exc
     try:
         return _rebuild(config, arrays, device)

@@ -1,14 +1,11 @@
-"""The saved model on disk: two files, one digest, one atomic rename.
+"""A saved model's config and weights: one digest over both, strict parsing.
 
-A model is a directory holding ``stitcher.json`` (the config) and
-``weights.safetensors`` (the arrays). The config ends with a digest over the
-canonical form of everything else in it *and* the weights bytes, so that
-neither file can be changed, truncated or swapped for another model's without
-:func:`verify_digest` noticing. With a key the digest is an HMAC.
-
-Saving builds the directory under a fresh name next to the target and renames
-it into place, so a reader sees the old model or the new one, never a mixture,
-and no file is ever written through a symbolic link.
+A model is ``stitcher.json`` (the config) and ``weights.safetensors`` (the
+arrays). The config ends with a digest over the canonical form of everything
+else in it *and* the weights bytes, so that neither file can be changed,
+truncated or swapped for another model's without :func:`verify_digest`
+noticing. With a key the digest is an HMAC. Where the two files live in the
+model directory, and how they are replaced, is :mod:`._directory`'s job.
 """
 
 from __future__ import annotations
@@ -16,20 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import secrets
-import shutil
 from pathlib import Path
 
 __all__ = [
     "CONFIG_FILE",
+    "MAX_CONFIG_BYTES",
     "WEIGHTS_FILE",
     "compute_digest",
     "parse_config",
-    "read_model_dir",
     "verify_digest",
-    "write_model_dir",
 ]
 
 CONFIG_FILE = "stitcher.json"
@@ -106,26 +99,7 @@ def verify_digest(config: dict, weights: bytes, key: bytes | None, folder) -> No
     )
 
 
-# reading ------------------------------------------------------------------------
-
-
-def read_model_dir(folder: Path) -> tuple[bytes, bytes]:
-    """The bytes of the config and of the weights, with clear errors."""
-    if not folder.exists():
-        raise FileNotFoundError(f"No saved model at {folder}.")
-    if not folder.is_dir():
-        raise ValueError(f"{folder} is not a directory written by save_stitcher.")
-    contents = []
-    for name, limit in ((CONFIG_FILE, MAX_CONFIG_BYTES), (WEIGHTS_FILE, None)):
-        file = folder / name
-        if not file.is_file():
-            raise ValueError(f"{folder} is not a saved model: {name} is missing.")
-        if limit is not None and file.stat().st_size > limit:
-            raise ValueError(
-                f"{file} is larger than {limit} bytes; refusing to read it."
-            )
-        contents.append(file.read_bytes())
-    return contents[0], contents[1]
+# parsing ------------------------------------------------------------------------
 
 
 def _nesting_depth(text: str) -> int:
@@ -171,91 +145,3 @@ def parse_config(content: bytes, source: Path) -> dict:
     if not isinstance(config, dict):
         raise ValueError(f"{source} does not hold a JSON object.")
     return config
-
-
-# writing ------------------------------------------------------------------------
-
-
-def _write_new_file(file: Path, content: bytes) -> None:
-    """Create ``file`` (never following a link, never replacing) and fsync it."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    descriptor = os.open(file, flags, 0o666)
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(content)
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
-def _fsync_directory(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _fresh_sibling(path: Path, suffix: str) -> Path:
-    while True:
-        candidate = path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
-        if not os.path.lexists(candidate):
-            return candidate
-
-
-def _check_replaceable(path: Path) -> None:
-    if path.is_symlink():
-        return  # the link itself is replaced; its target is never touched
-    if not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a saved model directory.")
-    extra = sorted(set(os.listdir(path)) - {CONFIG_FILE, WEIGHTS_FILE})
-    if extra:
-        raise FileExistsError(
-            f"{path} holds files other than a saved model's ({extra[:3]}); "
-            "refusing to replace it."
-        )
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def write_model_dir(path: Path, files: dict, *, overwrite: bool) -> Path:
-    """Write ``files`` (name -> bytes) as the directory ``path``, atomically.
-
-    The files go into a fresh directory next to ``path``, which is then renamed
-    to ``path``. An existing ``path`` (with ``overwrite``) is first renamed
-    aside and removed only once the new directory is in place; on any failure
-    the staging directory is removed and the old ``path`` put back.
-    """
-    path = Path(os.path.abspath(path))
-    if os.path.lexists(path):
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-        _check_replaceable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = _fresh_sibling(path, ".partial")
-    os.mkdir(staging)
-    set_aside = None
-    try:
-        for name, content in files.items():
-            _write_new_file(staging / name, content)
-        _fsync_directory(staging)
-        if os.path.lexists(path):
-            set_aside = _fresh_sibling(path, ".old")
-            os.rename(path, set_aside)
-        os.rename(staging, path)
-    except BaseException:
-        _remove(staging)
-        if set_aside is not None and not os.path.lexists(path):
-            os.rename(set_aside, path)
-            set_aside = None
-        raise
-    finally:
-        if set_aside is not None and os.path.lexists(path):
-            _remove(set_aside)
-    _fsync_directory(path.parent)
-    return path

@@ -108,9 +108,10 @@ def warmup(dtypes=("float32", "float64")) -> dict[str, float]:
     The l1 and linf CPU kernels are compiled by numba on first use, which takes
     seconds; the compiled code is cached on disk (in ``$NUMBA_CACHE_DIR`` when
     set, else in the ``numba`` folder of the package's cache directory), so only
-    the first process on a machine pays it. Call this once in a fresh worker
-    (for example a dask worker's setup) to keep that time out of the first
-    transform.
+    the first process on a machine pays it. If that folder cannot be created or
+    written, a ``RuntimeWarning`` says so and every process compiles them. Call
+    this once in a fresh worker (for example a dask worker's setup) to keep that
+    time out of the first transform.
 
     Parameters
     ----------

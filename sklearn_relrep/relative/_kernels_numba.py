@@ -15,10 +15,18 @@ Compiled code is cached on disk, never inside the installed package: in
 ``$NUMBA_CACHE_DIR`` when it is set (numba's own rule), else in the ``numba``
 folder of the package's cache directory (``$SKLEARN_RELREP_CACHE`` or
 ``~/.cache/sklearn_relrep``). A fresh process, such as a new dask worker, then
-loads the kernels instead of compiling them.
+loads the kernels instead of compiling them. The folder is checked when this
+module is imported, before the kernels are declared: if it cannot be created
+or written (a path under a file, a file, no permission), the kernels are
+declared without a disk cache, compiled in each process, and one
+``RuntimeWarning`` says so; numba's fallback of writing into the package's
+``__pycache__`` is never reached. No environment variable or numba setting is
+changed.
 """
 
 import os
+import tempfile
+import warnings
 
 import numba
 from numba import types
@@ -28,18 +36,44 @@ from numba.extending import intrinsic, overload
 from ..datasets._cache import get_cache_dir
 
 
+def _usable_cache_path() -> str | None:
+    """This module's folder in the numba cache, or None (with a warning) if unusable.
+
+    The folder is created, and written to once, as numba itself checks it.
+    """
+    try:
+        base = config.CACHE_DIR or os.path.join(get_cache_dir(), "numba")
+        subpath = caching._CacheLocator.get_suitable_cache_subpath(__file__)
+        path = os.path.join(base, subpath)
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        variable = "NUMBA_CACHE_DIR" if config.CACHE_DIR else "SKLEARN_RELREP_CACHE"
+        warnings.warn(
+            f"The cache folder for the compiled l1/linf kernels cannot be used "
+            f"({type(exc).__name__}: {exc}); they are compiled in this process "
+            f"without a disk cache, which costs a few seconds per process. Set "
+            f"{variable} to a writable folder to cache them.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return path
+
+
+_CACHE_PATH = _usable_cache_path()
+
+
 class _PackageCacheLocator(caching.UserProvidedCacheLocator):
-    """Cache this module's kernels in the package's cache directory."""
+    """Cache this module's kernels in the folder checked at import."""
 
     def __init__(self, py_func, py_file):
         super().__init__(py_func, py_file)
-        self._cache_path = os.path.join(
-            get_cache_dir() / "numba", self.get_suitable_cache_subpath(py_file)
-        )
+        self._cache_path = _CACHE_PATH
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        if config.CACHE_DIR or os.path.abspath(py_file) != os.path.abspath(__file__):
+        if _CACHE_PATH is None or os.path.abspath(py_file) != os.path.abspath(__file__):
             return None
         return super(caching.UserProvidedCacheLocator, cls).from_function(
             py_func, py_file
@@ -47,7 +81,7 @@ class _PackageCacheLocator(caching.UserProvidedCacheLocator):
 
 
 if _PackageCacheLocator not in caching.CacheImpl._locator_classes:
-    caching.CacheImpl._locator_classes.insert(1, _PackageCacheLocator)
+    caching.CacheImpl._locator_classes.insert(0, _PackageCacheLocator)
 
 ROWS_PER_TASK = 32
 
@@ -71,7 +105,7 @@ def _bitcast(typingctx, value):
     return target(value), codegen
 
 
-_jit = numba.njit(cache=True, fastmath=True)
+_jit = numba.njit(cache=_CACHE_PATH is not None, fastmath=True)
 
 
 def _step(total, x, y):
@@ -147,14 +181,14 @@ def _n_tasks(x):
     return (x.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
 
 
-@numba.njit(cache=True, fastmath=True, parallel=True)
+@numba.njit(cache=_CACHE_PATH is not None, fastmath=True, parallel=True)
 def l1(x, anchors, out):
     """Fill ``out`` with the l1 distances between rows of ``x`` and ``anchors``."""
     for task in numba.prange(_n_tasks(x)):
         _reduce_rows(x, anchors, out, task, x.dtype.type(0))
 
 
-@numba.njit(cache=True, fastmath=True, parallel=True)
+@numba.njit(cache=_CACHE_PATH is not None, fastmath=True, parallel=True)
 def linf(x, anchors, out):
     """Fill ``out`` with the linf distances between rows of ``x`` and ``anchors``."""
     for task in numba.prange(_n_tasks(x)):

@@ -1,5 +1,13 @@
 """Correctness of the similarity kernels and of their CPU/CUDA dispatch."""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
+import sklearn_relrep
 from sklearn_relrep._backend import map_row_chunks
 from sklearn_relrep.relative import _kernels
 from sklearn_relrep.relative._kernels import prepare_similarity
@@ -164,3 +173,89 @@ def test_gradient_flows_through_torch_path():
     prepare_similarity("l1", anchors)(x).sum().backward()
     expected = torch.sign(x.detach()[:, None, :] - anchors[None]).sum(1)
     torch.testing.assert_close(x.grad, expected)
+
+
+# an unusable numba cache folder (issue 19, item 6) ----------------------------------
+
+PACKAGE = Path(sklearn_relrep.__file__).parent
+# Transforms with the l1/linf kernels in a fresh process; prints the warnings.
+UNUSABLE_CACHE_SCRIPT = """
+import json, os, warnings
+import numba
+import numpy as np
+from scipy.spatial.distance import cdist
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from sklearn_relrep import InvariantProductSpace, RelativeProjector
+    from sklearn_relrep._kernels import _numba_module
+
+    X = np.random.RandomState(0).normal(size=(40, 5))
+    InvariantProductSpace(n_anchors=6, random_state=0).fit_transform(X)
+    for name, metric in (("l1", "cityblock"), ("linf", "chebyshev")):
+        out = RelativeProjector(name, anchors=X[:6]).fit(X).transform(X)
+        np.testing.assert_allclose(out, cdist(X, X[:6], metric), rtol=1e-12)
+assert _numba_module().l1.signatures, "the numba kernels were not used"
+assert "NUMBA_CACHE_DIR" not in os.environ and not numba.config.CACHE_DIR
+print(json.dumps([str(w.message) for w in caught]))
+"""
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+def _unusable_cache_folder(tmp_path: Path, kind: str) -> Path:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    if kind == "under-a-file":
+        return blocker / "cache"
+    if kind == "a-file":
+        return blocker
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    if _writable(folder):  # root ignores permissions; procfs refuses new files
+        folder = Path("/proc/sys")
+        if not folder.is_dir() or _writable(folder):
+            pytest.skip("no unwritable folder available to this user")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["under-a-file", "a-file", "unwritable"])
+def test_an_unusable_cache_folder_costs_one_warning_not_the_transform(tmp_path, kind):
+    """l1/linf compile without a disk cache, and never into the package."""
+    pytest.importorskip("numba")
+    installed = tmp_path / "installed"
+    shutil.copytree(
+        PACKAGE,
+        installed / PACKAGE.name,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    hidden = ("NUMBA_CACHE_DIR", "SKLEARN_RELREP_DISABLE_NUMBA")
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    env.update(
+        PYTHONPATH=str(installed),
+        PYTHONDONTWRITEBYTECODE="1",
+        SKLEARN_RELREP_CACHE=str(_unusable_cache_folder(tmp_path, kind)),
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", UNUSABLE_CACHE_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,  # not the repository, whose package would come first
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    messages = json.loads(completed.stdout.splitlines()[-1])
+    about_the_cache = [m for m in messages if "cache folder" in m]
+    assert len(about_the_cache) == 1, messages
+    assert "compiled in this process without a disk cache" in about_the_cache[0]
+    compiled = [p for p in installed.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert compiled == []
