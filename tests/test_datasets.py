@@ -312,7 +312,7 @@ def test_a_test_run_leaves_the_home_cache_untouched(tmp_path):
     repository = Path(__file__).parents[1]
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        + ["tests/test_kernels.py::test_numba_and_torch_paths_agree"],
+        + ["tests/relative/test_kernels.py::test_numba_and_torch_paths_agree"],
         capture_output=True,
         text=True,
         env=env,
