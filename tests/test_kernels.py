@@ -164,3 +164,21 @@ def test_gradient_flows_through_torch_path():
     prepare_similarity("l1", anchors)(x).sum().backward()
     expected = torch.sign(x.detach()[:, None, :] - anchors[None]).sum(1)
     torch.testing.assert_close(x.grad, expected)
+
+
+@pytest.mark.parametrize(
+    ("precision", "roundoff"), [("high", 2**-11), ("medium", 2**-8)]
+)
+def test_euclidean_bound_counts_reduced_precision_float32_matmuls(precision, roundoff):
+    """TF32/bf16 matmuls round their inputs: the cancellation test must know it."""
+    from sklearn_relrep._expansion import _matmul_input_roundoff
+
+    cpu = torch.device("cpu")
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        assert _matmul_input_roundoff(torch.float32, cpu) == roundoff
+        assert _matmul_input_roundoff(torch.float64, cpu) == 0.0
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert _matmul_input_roundoff(torch.float32, cpu) == 0.0
