@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["augmented_anchors", "expanded_squares", "repair_cancelled"]
+__all__ = ["expanded_squares", "repair_cancelled"]
 
 # Columns of one matmul: the worst-case rounding error of a dot product then grows
 # like the block length plus the number of blocks, not like the dimension.
@@ -65,43 +65,48 @@ def _cancellation_threshold(dtype: torch.dtype, device: torch.device, width: int
     return bound / (2 * _EXPANSION_RTOL)
 
 
-def augmented_anchors(anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[-2 a, 1, |a|^2]`` per anchor, and ``|a|^2``.
-
-    With rows ``[r x, |x|^2, r^2]`` (see :func:`expanded_squares`), one matmul
-    gives ``|x|^2 - 2 r <x, a> + r^2 |a|^2`` with no pass over the output.
-    """
-    norms = (anchors * anchors).sum(1)
-    ones = torch.ones_like(norms)
-    return torch.cat([anchors * -2.0, ones[:, None], norms[:, None]], 1), norms
-
-
-def expanded_squares(rows: torch.Tensor, augmented: torch.Tensor) -> torch.Tensor:
-    """Squared distances by the expansion, the matmul split in column blocks.
+def expanded_squares(
+    x: torch.Tensor,
+    anchors_t: torch.Tensor,
+    norms: tuple[torch.Tensor, torch.Tensor],
+    ratio: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``|x|^2 - 2 r <x, a> + r^2 |a|^2``, the matmul split in column blocks.
 
     Parameters
     ----------
-    rows : torch.Tensor of shape (b, d + 2)
-        ``[r x, |x|^2, r^2]`` per row, ``r`` a per-row power of two (1 unscaled).
-    augmented : torch.Tensor of shape (k, d + 2)
-        From :func:`augmented_anchors`.
+    x : torch.Tensor of shape (b, d)
+    anchors_t : torch.Tensor of shape (d, k)
+        The anchors, transposed.
+    norms : tuple of torch.Tensor
+        ``(|x|^2, |a|^2)``, of shapes (b,) and (k,).
+    ratio : torch.Tensor of shape (b, 1) or None
+        A power of two per row that multiplies the anchors (None: 1).
 
     Returns
     -------
     torch.Tensor of shape (b, k)
     """
-    blocks = _column_blocks(rows.shape[1])
-    squares = rows[:, blocks[0]] @ augmented[:, blocks[0]].T
+    row_norms, anchor_norms = norms
+    blocks = _column_blocks(x.shape[1])
+    if ratio is None:
+        bias, alpha = anchor_norms, -2.0
+    else:
+        bias, alpha, x = row_norms[:, None], 1.0, x * (-2.0 * ratio)
+    squares = torch.addmm(bias, x[:, blocks[0]], anchors_t[blocks[0]], alpha=alpha)
     for block in blocks[1:]:
-        squares.addmm_(rows[:, block], augmented[:, block].T)
-    return squares
+        squares.addmm_(x[:, block], anchors_t[block], alpha=alpha)
+    if ratio is None:
+        return squares.add_(row_norms[:, None])
+    return squares.addr_(ratio.square().squeeze(1), anchor_norms)
 
 
 def repair_cancelled(
     squares: torch.Tensor,
     x: torch.Tensor,
     anchors: torch.Tensor,
-    norms: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    norms: tuple[torch.Tensor, torch.Tensor],
+    ratio: torch.Tensor | None,
     row_scale: torch.Tensor | None,
 ) -> None:
     """Recompute in place, from direct differences, the entries that may have cancelled.
@@ -109,24 +114,27 @@ def repair_cancelled(
     Parameters
     ----------
     squares : torch.Tensor of shape (b, k)
-        From :func:`expanded_squares`, in units of ``row_scale**-2`` per row.
+        From :func:`expanded_squares`, in units of ``row_scale**2`` per row.
     x, anchors : torch.Tensor of shape (b, d) and (k, d)
         The raw rows and anchors (not centred, not scaled).
-    norms : tuple of torch.Tensor
-        ``(|x|^2, |a|^2, r^2)`` as used by the expansion, of shapes (b,), (k,)
-        and (b,): ``|x|^2 + r^2 |a|^2`` is what its rounding error scales with.
+    norms, ratio
+        As given to :func:`expanded_squares`: its rounding error scales with
+        ``|x|^2 + r^2 |a|^2``.
     row_scale : torch.Tensor of shape (b, 1) or None
         Powers of two the rows were scaled by (None: unscaled). Direct
         differences are taken between the row and the anchor both scaled by it.
     """
-    row_norms, anchor_norms, ratio_sq = norms
-    threshold = _cancellation_threshold(x.dtype, x.device, x.shape[1] + 2)
+    row_norms, anchor_norms = norms
+    ratio_sq = 1.0 if ratio is None else ratio.square()
+    threshold = _cancellation_threshold(x.dtype, x.device, x.shape[1])
     # A row can only hold a flagged entry if its smallest square is below this.
-    limits = threshold * (row_norms + ratio_sq * anchor_norms.max())
-    candidates = torch.nonzero(squares.amin(1) < limits).squeeze(1)
+    limits = threshold * (row_norms[:, None] + ratio_sq * anchor_norms.max())
+    candidates = torch.nonzero(squares.amin(1, keepdim=True) < limits)[:, 0]
     if candidates.numel() == 0:
         return
-    sums = row_norms[candidates, None] + ratio_sq[candidates, None] * anchor_norms
+    if ratio is not None:
+        ratio_sq = ratio_sq[candidates]
+    sums = row_norms[candidates, None] + ratio_sq * anchor_norms
     rows, columns = torch.nonzero(squares[candidates] < threshold * sums, as_tuple=True)
     rows = candidates[rows]
     step = max(1, _REFINE_CHUNK // x.shape[1])

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._expansion import augmented_anchors, expanded_squares, repair_cancelled
+from ._expansion import expanded_squares, repair_cancelled
 
 __all__ = [
     "SIMILARITIES",
@@ -200,48 +200,40 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     """``|x - a|``: a matmul expansion, recomputed exactly where it cancels.
 
     Rows and anchors are centred on the anchors' mean (translation changes no
-    distance) and ``|x|^2 - 2<x, a> + |a|^2`` is one matmul of augmented rows and
-    anchors (:mod:`sklearn_relrep._expansion`). Entries whose squared distance is
+    distance) and ``|x|^2 - 2<x, a> + |a|^2`` is computed by a matmul
+    (:mod:`sklearn_relrep._expansion`). Entries whose squared distance is
     small next to the expansion's rounding error bound (near-duplicates,
     clusters far from the mean, very wide rows) are recomputed from direct
     differences of the raw values. When squares would over- or underflow, each
     row is divided by a power of two ``2**e`` at least as large as its and the
     anchors' largest magnitude and the distance is multiplied back (exact).
     """
-    d = anchors.shape[1]
     anchor_scale = _power_of_two(_exponents(anchors.abs().amax()), anchors.dtype)
     center = (anchors / anchor_scale).mean(0) * anchor_scale
     centred = anchors - center
     anchor_max = centred.abs().amax()
     anchor_exponent = _exponents(anchor_max)
-    moderate_frame = augmented_anchors(centred)
-    scaled_frame = augmented_anchors(
-        centred * _power_of_two(-anchor_exponent, anchors.dtype)
-    )
+    scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
+    centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
+    centred_sq_norms = (centred * centred).sum(1)
+    scaled_sq_norms = (scaled * scaled).sum(1)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
-        rows = torch.empty((x.shape[0], d + 2), dtype=x.dtype, device=x.device)
-        x_part = torch.sub(x, center, out=rows[:, :d])
-        row_max = x_part.abs().amax(1, keepdim=True)
-        augmented, anchor_norms = moderate_frame
-        row_scale, ratio = None, torch.ones_like(row_max)
-        if not _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
-            exponents = torch.maximum(_exponents(row_max), anchor_exponent)
-            row_scale = _power_of_two(-exponents, x.dtype)
-            ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
-            augmented, anchor_norms = scaled_frame
-            x_part.mul_(row_scale)
-        row_norms = (x_part * x_part).sum(1)
-        ratio_sq = ratio.square().squeeze(1)
-        if row_scale is not None:
-            x_part.mul_(ratio)
-        rows[:, d] = row_norms
-        rows[:, d + 1] = ratio_sq
-        squares = expanded_squares(rows, augmented)
-        norms = (row_norms, anchor_norms, ratio_sq)
-        repair_cancelled(squares, x, anchors, norms, row_scale)
-        distances = squares.sqrt_()
-        return distances if row_scale is None else distances.div_(row_scale)
+        centred_x = x - center
+        row_max = centred_x.abs().amax(1, keepdim=True)
+        if _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
+            norms = ((centred_x * centred_x).sum(1), centred_sq_norms)
+            squares = expanded_squares(centred_x, centred_t, norms)
+            repair_cancelled(squares, x, anchors, norms, None, None)
+            return squares.sqrt_()
+        exponents = torch.maximum(_exponents(row_max), anchor_exponent)
+        row_scale = _power_of_two(-exponents, x.dtype)
+        ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
+        centred_x = centred_x * row_scale
+        norms = ((centred_x * centred_x).sum(1), scaled_sq_norms)
+        squares = expanded_squares(centred_x, scaled_t, norms, ratio)
+        repair_cancelled(squares, x, anchors, norms, ratio, row_scale)
+        return squares.sqrt_().div_(row_scale)
 
     return kernel
 
