@@ -1,4 +1,4 @@
-"""Squared euclidean distances by one matmul, repaired exactly where it cancels.
+"""Squared euclidean distances by a matmul, recomputed exactly where it cancels.
 
 ``|x - a|^2 = |x|^2 - 2<x, a> + |a|^2`` runs at matmul speed but loses every
 digit when the distance is small next to ``|x|`` and ``|a|``. Its rounding error
@@ -6,7 +6,7 @@ has a bound proportional to ``|x|^2 + |a|^2``; :func:`repair_cancelled` finds th
 entries whose squared distance is not large next to that bound and recomputes
 them from direct differences, so that every distance is accurate to
 ``_EXPANSION_RTOL`` (relative) whatever the data. Used by the euclidean kernel of
-:mod:`sklearn_relrep._kernels`, on every device; no gradient flows through it.
+:mod:`sklearn_relrep._kernels`, on every device (torch only).
 """
 
 from __future__ import annotations
