@@ -9,12 +9,22 @@ Usage::
 
     python benchmarks/bench_similarity.py            # full run, writes RESULTS.md
     python benchmarks/bench_similarity.py --quick    # smaller, prints only
+    python benchmarks/bench_similarity.py --ratios-only --similarities euclidean \
+        --baseline-checkout OLD --repeats 5          # before/after, prints only
+
+``--baseline-checkout OLD`` also times the kernels of another copy of the package
+(for example ``git archive COMMIT | tar -x -C OLD``), imported under another name
+in the same process, in the same interleaved rounds, so that "before" and
+"after" share the machine's state. ``--repeats N`` repeats each measurement and
+reports the median with the range (min-max) of the N medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib
+import importlib.util
 import os
 import platform
 import subprocess
@@ -100,10 +110,26 @@ def median_ratio(candidate, X: np.ndarray, anchors: np.ndarray, rounds: int) -> 
     return float(np.median(ratios))
 
 
+@functools.cache
+def baseline_kernels(checkout: Path):
+    """``prepare_similarity`` of the package under ``checkout``, under another name."""
+    name = "sklearn_relrep_baseline"
+    package = checkout / "sklearn_relrep"
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{name}._kernels").prepare_similarity
+
+
 def kernel_for(similarity: str, anchors: np.ndarray, implementation: str):
     anchors_t = torch.from_numpy(anchors)
     if implementation == "sklearn_relrep":
         return prepare_similarity(similarity, anchors_t)
+    if isinstance(implementation, Path):
+        return baseline_kernels(implementation)(similarity, anchors_t)
     if implementation == "torch.cdist":
         return lambda x: torch.cdist(x, anchors_t, p=TORCH_CDIST_P[similarity])
     return lambda x: torch.from_numpy(
@@ -111,30 +137,61 @@ def kernel_for(similarity: str, anchors: np.ndarray, implementation: str):
     )
 
 
-def ratio_table(n: int, d: int, k: int, rounds: int, with_references: bool) -> str:
+def ratio_table(
+    n: int,
+    d: int,
+    k: int,
+    rounds: int,
+    similarities=SIMILARITIES,
+    with_references: bool = True,
+    baseline: tuple[Path, str] | None = None,
+    repeats: int = 1,
+) -> str:
     rows = ["| similarity | implementation | float32 | float64 |", "|---|---|---|---|"]
-    cases = [(s, "sklearn_relrep") for s in SIMILARITIES]
+    cases = [(s, "sklearn_relrep", "sklearn_relrep") for s in similarities]
+    if baseline is not None:
+        cases += [
+            (s, baseline[0], f"sklearn_relrep, {baseline[1]}") for s in similarities
+        ]
     if with_references:
-        cases += [(s, "torch.cdist") for s in TORCH_CDIST_P]
-        cases += [(s, "scipy cdist") for s in SCIPY_METRIC]
-    for similarity, implementation in cases:
-        cells = []
-        for dtype in (np.float32, np.float64):
-            X, anchors = data(n, d, k, dtype)
-            kernel = kernel_for(similarity, anchors, implementation)
-            slow = implementation != "sklearn_relrep" and similarity != "euclidean"
-            if slow or implementation == "scipy cdist":
-                X = X[: n // 4]  # slow references: fewer rows, same ratio
-            ratio = median_ratio(
-                functools.partial(transform, X, kernel, k),
-                X,
-                anchors,
-                1 if slow else rounds,
-            )
-            cells.append(f"{ratio:.2f}x")
-        rows.append(f"| {similarity} | {implementation} | {' | '.join(cells)} |")
+        cases += [(s, "torch.cdist", "torch.cdist") for s in TORCH_CDIST_P]
+        cases += [(s, "scipy cdist", "scipy cdist") for s in SCIPY_METRIC]
+    cells = {case: [] for case in cases}
+    for _ in range(repeats):  # each repeat measures every case once, in turn
+        for case in cases:
+            similarity, implementation, _label = case
+            for dtype in (np.float32, np.float64):
+                X, anchors = data(n, d, k, dtype)
+                kernel = kernel_for(similarity, anchors, implementation)
+                reference = implementation in ("torch.cdist", "scipy cdist")
+                slow = reference and similarity != "euclidean"
+                if slow or implementation == "scipy cdist":
+                    X = X[: n // 4]  # slow references: fewer rows, same ratio
+                rounds_here = 1 if slow else rounds
+                cells[case].append(
+                    median_ratio(
+                        functools.partial(transform, X, kernel, k),
+                        X,
+                        anchors,
+                        rounds_here,
+                    )
+                )
+    for case in cases:
+        similarity, _implementation, label = case
+        ratios = np.asarray(cells[case]).reshape(repeats, 2)
+        rows.append(
+            f"| {similarity} | {label} | "
+            + " | ".join(_ratio_cell(ratios[:, i]) for i in range(2))
+            + " |"
+        )
         print(rows[-1], flush=True)
     return "\n".join(rows) + "\n"
+
+
+def _ratio_cell(ratios: np.ndarray) -> str:
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x"
+    return f"{np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f})"
 
 
 def scaling_table(shapes, rounds: int) -> str:
@@ -273,12 +330,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes, fast")
     parser.add_argument("--output", type=Path, default=None, help="markdown file")
+    parser.add_argument(
+        "--ratios-only",
+        action="store_true",
+        help="only the ratio table of the kernels (no references, memory, start-up "
+        "or scaling), printed",
+    )
+    parser.add_argument(
+        "--similarities", nargs="+", choices=SIMILARITIES, default=list(SIMILARITIES)
+    )
+    parser.add_argument(
+        "--baseline-checkout",
+        type=Path,
+        default=None,
+        help="another copy of the repository whose kernels are timed too",
+    )
+    parser.add_argument("--baseline-label", default="baseline checkout")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="repeat the ratio table's measurements"
+    )
     args = parser.parse_args()
+    if (
+        args.baseline_checkout is not None
+        and not (args.baseline_checkout / "sklearn_relrep" / "_kernels.py").is_file()
+    ):
+        parser.error(
+            f"--baseline-checkout {args.baseline_checkout} holds no "
+            "sklearn_relrep/_kernels.py"
+        )
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     output = args.output
     if output is None and not args.quick:
         output = ROOT / "benchmarks" / "RESULTS.md"
     n, d, k = (4000, 768, 1280) if args.quick else (20000, 768, 1280)
     rounds = 3 if args.quick else 7
+    baseline = None
+    if args.baseline_checkout is not None:
+        baseline = (args.baseline_checkout.resolve(), args.baseline_label)
+    table_options = dict(
+        similarities=args.similarities,
+        baseline=baseline,
+        repeats=args.repeats,
+    )
+    if args.ratios_only:
+        print(f"n={n}, d={d}, k={k}, {rounds} rounds, {args.repeats} repeats")
+        ratio_table(n, d, k, rounds, with_references=False, **table_options)
+        return
     peak_n = 20000 if args.quick else 200000
     began = time.perf_counter()
     sections = [
@@ -293,7 +391,7 @@ def main() -> None:
         f"\n## Ratio to matmul (n={n}, d={d}, k={k})\n",
         "Slow references (torch.cdist l1/linf, scipy) are timed once on n/4 rows "
         "against a matmul of that shape.\n",
-        ratio_table(n, d, k, rounds, with_references=True),
+        ratio_table(n, d, k, rounds, **table_options),
         f"\n## Peak memory, float32, n={peak_n}, d={d}, k={k} "
         "(fresh subprocess; peak = VmHWM of /proc/self/status, reset through "
         "/proc/self/clear_refs just before the transform)\n",

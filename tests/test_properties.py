@@ -1,5 +1,9 @@
 """Property: every numeric output is finite, or the call raises (issue 9, item 8).
 
+The last property (issue 19, item 2) is about accuracy rather than finiteness:
+every similarity, in float32 and float64, matches float64 scipy on inputs built
+to make the fast kernels cancel.
+
 Inputs that pass validation span magnitudes from 1e-30 to 1e30 in float32 and
 float64. Each public transformer and stitcher either returns finite numbers or
 raises a ``ValueError`` that names the cause; it never returns NaN or inf. The
@@ -11,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
 from sklearn.pipeline import make_pipeline
 
 from sklearn_relrep import (
@@ -122,3 +127,52 @@ def test_aligner_maps_are_finite(aligner, X, scale):
     fitted = _finite_or_value_error(lambda: aligner().fit(X, Y).transform(X))
     if fitted is not None:
         assert fitted.shape == Y.shape
+
+
+SCIPY_METRICS = {"cosine": "cosine", "euclidean": "euclidean"}
+SCIPY_METRICS.update(l1="cityblock", linf="chebyshev")
+
+
+@st.composite
+def adversarial_pairs(draw):
+    """Rows and anchors that defeat a naive matmul expansion.
+
+    A shared offset up to 1e4 (constant or per feature), anchors spread from 1e-3
+    to 1e3 around it, rows that are anchors plus noise from 0 (exact duplicates)
+    to the spread, wide rows (up to 20 000 features), and rows rescaled by
+    powers of ten from 1e-12 to 1e12 (mixed magnitudes).
+    """
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    d = draw(st.sampled_from([1, 3, 40, 384, 3000, 20000]))
+    n_anchors, n_rows = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    rng = np.random.RandomState(draw(st.integers(0, 2**16)))
+    shift = draw(st.sampled_from([0.0, 1.0, 1e2, 1e4]))
+    offset = shift * (rng.uniform(-1, 1, d) if draw(st.booleans()) else np.ones(d))
+    spread = 10.0 ** draw(st.integers(-3, 3))
+    anchors = offset + spread * rng.normal(size=(n_anchors, d))
+    noise = 10.0 ** rng.randint(-8, 1, size=(n_rows, 1)) * (rng.rand(n_rows, 1) > 0.2)
+    rows = anchors[rng.randint(n_anchors, size=n_rows)]
+    rows = rows + spread * noise * rng.normal(size=(n_rows, d))
+    if draw(st.booleans()):
+        rows *= 10.0 ** rng.randint(-12, 13, size=(n_rows, 1))
+    return rows.astype(dtype), anchors.astype(dtype)
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@settings(derandomize=True, deadline=None, max_examples=30)
+@given(pair=adversarial_pairs())
+def test_every_similarity_matches_float64_scipy_on_adversarial_inputs(similarity, pair):
+    """Within 1e-3 relative, or 1e-6 of the pair's magnitude absolute (issue 19)."""
+    X, anchors = pair
+    out = RelativeProjector(similarity, anchors=anchors).fit(X).transform(X)
+    X64, anchors64 = X.astype(np.float64), anchors.astype(np.float64)
+    expected = cdist(X64, anchors64, SCIPY_METRICS[similarity])
+    magnitude = np.maximum(
+        np.abs(X64).max(1, keepdims=True), np.abs(anchors64).max(1)[None]
+    )
+    if similarity == "cosine":
+        expected, magnitude = 1.0 - expected, 1.0
+    assert out.dtype == X.dtype
+    error = np.abs(out - expected)
+    worst = np.max(error / (1e-3 * np.abs(expected) + 1e-6 * magnitude))
+    assert worst <= 1.0, f"error {worst:.3g} times the tolerance"

@@ -8,9 +8,9 @@ choice between torch and the numba CPU kernels.
 
 - cosine and euclidean are a matmul plus cheap row/column terms on every device.
   The euclidean expansion ``|x|^2 - 2<x, a> + |a|^2`` is computed on rows and
-  anchors centred by the anchors' mean: a distance does not change under
-  translation, and without the centring the expansion cancels catastrophically
-  in float32 for data far from the origin.
+  anchors centred by the anchors' mean, and the entries where it could still
+  cancel (points close to each other next to their norms) are recomputed from
+  direct differences, so every distance is accurate in float32 and float64.
 - l1 and linf use the numba kernels of :mod:`sklearn_relrep.relative._kernels_numba` for
   CPU blocks that need no gradient, and ``torch.cdist`` otherwise (CUDA,
   autograd, numba missing or disabled with ``SKLEARN_RELREP_DISABLE_NUMBA=1``).
@@ -34,6 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._expansion import expanded_squares, repair_cancelled
+
 __all__ = [
     "SIMILARITIES",
     "is_distance",
@@ -44,7 +46,6 @@ __all__ = [
 
 BlockKernel = Callable[[torch.Tensor], torch.Tensor]
 
-_COSINE_EPS = 1e-12
 _NUMBA_DTYPES = (torch.float32, torch.float64)
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _DISTANCES = frozenset({"euclidean", "l1", "linf"})
@@ -177,12 +178,14 @@ def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to unit norm; zero rows stay zero.
 
     Rows whose squared norm would over- or underflow are first divided by a
-    power of two near their largest magnitude, which is exact.
+    power of two near their largest magnitude, which is exact. The norm is
+    floored at the dtype's smallest normal number, not at a fixed epsilon, so
+    that rows of norm 1e-13 are normalised too.
     """
     row_max = x.abs().amax(1, keepdim=True)
     if not _moderate(row_max):
         x = x * _power_of_two(-_exponents(row_max), x.dtype)
-    return F.normalize(x, dim=1, eps=_COSINE_EPS)
+    return F.normalize(x, dim=1, eps=torch.finfo(x.dtype).tiny)
 
 
 def _cosine(anchors: torch.Tensor) -> BlockKernel:
@@ -195,14 +198,16 @@ def _cosine(anchors: torch.Tensor) -> BlockKernel:
 
 
 def _euclidean(anchors: torch.Tensor) -> BlockKernel:
-    """``|x - a|`` by the matmul expansion, centred and scaled to stay exact.
+    """``|x - a|``: a matmul expansion, recomputed exactly where it cancels.
 
-    Rows and anchors are centred on the anchors' mean: translation changes no
-    distance, and it stops the expansion ``|x|^2 - 2<x, a> + |a|^2`` from
-    cancelling far from the origin. When squares would over- or underflow, each
+    Rows and anchors are centred on the anchors' mean (translation changes no
+    distance) and ``|x|^2 - 2<x, a> + |a|^2`` is computed by a matmul
+    (:mod:`sklearn_relrep.relative._expansion`). Entries whose squared distance is
+    small next to the expansion's rounding error bound (near-duplicates,
+    clusters far from the mean, very wide rows) are recomputed from direct
+    differences of the raw values. When squares would over- or underflow, each
     row is divided by a power of two ``2**e`` at least as large as its and the
-    anchors' largest magnitude and the distance is multiplied back by ``2**e``
-    (exact).
+    anchors' largest magnitude and the distance is multiplied back (exact).
     """
     anchor_scale = _power_of_two(_exponents(anchors.abs().amax()), anchors.dtype)
     center = (anchors / anchor_scale).mean(0) * anchor_scale
@@ -215,18 +220,21 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     scaled_sq_norms = (scaled * scaled).sum(1)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
-        x = x - center
-        row_max = x.abs().amax(1, keepdim=True)
+        centred_x = x - center
+        row_max = centred_x.abs().amax(1, keepdim=True)
         if _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
-            sq = torch.addmm(centred_sq_norms, x, centred_t, alpha=-2.0)
-            sq.add_((x * x).sum(1, keepdim=True))
-            return sq.clamp_(min=0.0).sqrt_()
+            norms = ((centred_x * centred_x).sum(1), centred_sq_norms)
+            squares = expanded_squares(centred_x, centred_t, norms)
+            repair_cancelled(squares, x, anchors, norms, None, None)
+            return squares.sqrt_()
         exponents = torch.maximum(_exponents(row_max), anchor_exponent)
-        x = x * _power_of_two(-exponents, x.dtype)
+        row_scale = _power_of_two(-exponents, x.dtype)
         ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
-        sq = torch.addmm((x * x).sum(1, keepdim=True), x * (-2.0 * ratio), scaled_t)
-        sq.addr_(ratio.square().squeeze(1), scaled_sq_norms)
-        return sq.clamp_(min=0.0).sqrt_().mul_(_power_of_two(exponents, x.dtype))
+        centred_x = centred_x * row_scale
+        norms = ((centred_x * centred_x).sum(1), scaled_sq_norms)
+        squares = expanded_squares(centred_x, scaled_t, norms, ratio)
+        repair_cancelled(squares, x, anchors, norms, ratio, row_scale)
+        return squares.sqrt_().div_(row_scale)
 
     return kernel
 

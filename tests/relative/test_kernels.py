@@ -259,3 +259,21 @@ def test_an_unusable_cache_folder_costs_one_warning_not_the_transform(tmp_path, 
     assert "compiled in this process without a disk cache" in about_the_cache[0]
     compiled = [p for p in installed.rglob("*") if p.suffix in (".nbi", ".nbc")]
     assert compiled == []
+
+
+@pytest.mark.parametrize(
+    ("precision", "roundoff"), [("high", 2**-11), ("medium", 2**-8)]
+)
+def test_euclidean_bound_counts_reduced_precision_float32_matmuls(precision, roundoff):
+    """TF32/bf16 matmuls round their inputs: the cancellation test must know it."""
+    from sklearn_relrep.relative._expansion import _matmul_input_roundoff
+
+    cpu = torch.device("cpu")
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        assert _matmul_input_roundoff(torch.float32, cpu) == roundoff
+        assert _matmul_input_roundoff(torch.float64, cpu) == 0.0
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert _matmul_input_roundoff(torch.float32, cpu) == 0.0

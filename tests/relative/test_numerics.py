@@ -41,6 +41,39 @@ def test_float32_euclidean_keeps_its_translation_invariance(shift):
     np.testing.assert_allclose(out, _reference("euclidean", X, anchors), rtol=1e-3)
 
 
+def test_float32_euclidean_resolves_near_duplicates_of_spread_out_anchors():
+    """Centring cannot help points close to each other but far from the mean."""
+    rng = np.random.RandomState(0)
+    anchors = rng.uniform(-1e3, 1e3, size=(200, 384)).astype(np.float32)
+    X = anchors + np.float32(0.01)
+    out = RelativeProjector("euclidean", anchors=anchors).fit(X).transform(X)
+    np.testing.assert_allclose(out, _reference("euclidean", X, anchors), rtol=1e-3)
+
+
+def test_float32_euclidean_distance_of_a_row_to_itself_is_zero_in_1e5_dimensions():
+    rng = np.random.RandomState(0)
+    anchors = rng.uniform(-1.0, 1.0, size=(12, 100_000)).astype(np.float32)
+    out = RelativeProjector("euclidean", anchors=anchors).fit(anchors)
+    distances = out.transform(anchors)
+    np.testing.assert_array_equal(np.diag(distances), 0.0)
+    expected = _reference("euclidean", anchors, anchors)
+    np.testing.assert_allclose(distances, expected, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cosine_of_rows_with_a_norm_below_1e_12_ignores_their_scale(dtype):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 2))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    anchors = rng.normal(size=(4, 2)).astype(dtype)
+    projector = RelativeProjector("cosine", anchors=anchors).fit(X.astype(dtype))
+    tiny = (X * 6e-13).astype(dtype)  # norm 6e-13, no entry below 4e-13
+    X = X.astype(dtype)
+    np.testing.assert_allclose(
+        projector.transform(tiny), projector.transform(X), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_stitch_to_a_far_shifted_float32_space_predicts_identically():
     rng = np.random.RandomState(1)
     centers = rng.normal(scale=4.0, size=(3, 32))
