@@ -63,10 +63,11 @@ _XFAIL_CHECKS = {
 def _unchanged_on_failure(fit):
     """Make a failed ``_fit`` leave the estimator as it was before the call.
 
-    A failed first fit leaves it unfitted; a failed ``partial_fit`` or warm
-    start keeps the previous weights and history (not the diverged ones), and
-    the next ``partial_fit`` starts a fresh optimizer. The only copy made is
-    that of the weights a consecutive ``partial_fit`` trains in place.
+    Whatever fails (validation, or training that diverged), an unfitted
+    estimator stays unfitted and a fitted one keeps its previous fitted
+    attributes, weights and history (never the diverged ones); the next
+    ``partial_fit`` starts a fresh optimizer. The only copy made is that of
+    the weights a consecutive ``partial_fit`` trains in place.
     """
 
     @functools.wraps(fit)
