@@ -10,6 +10,7 @@ protocol (``_get_state`` / ``_set_state``).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from numbers import Integral
 
@@ -32,6 +33,7 @@ from .._layout import SubspaceLayout, infer_layout
 from .._state import StateMixin
 from .._torch_training import ShuffledBatches, batch_iterator, isolated_torch_rng
 from ..nn import AGGREGATIONS, StitchingNetwork
+from ._callbacks import DivergenceCheck
 from ._net import StitchingNet
 from ._params import StitchingParameters, _prefix_of
 
@@ -57,6 +59,42 @@ _XFAIL_CHECKS = {
         "batches; equivalence holds with a single batch up to float rounding"
     ),
 }
+
+
+def _unchanged_on_failure(fit):
+    """Make a failed ``_fit`` leave the estimator as it was before the call.
+
+    Whatever fails (validation, or training that diverged), an unfitted
+    estimator stays unfitted and a fitted one keeps its previous fitted
+    attributes, weights and history (never the diverged ones); the next
+    ``partial_fit`` starts a fresh optimizer. The only copy made is that of
+    the weights a consecutive ``partial_fit`` trains in place.
+    """
+
+    @functools.wraps(fit)
+    def guarded(self, *args, incremental: bool, **kwargs):
+        before = dict(vars(self))
+        net = before.get("net_")
+        n_epochs = len(net.history) if net is not None else 0
+        in_place = incremental and "_incremental_calls" in before
+        weights = (
+            {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+            if in_place
+            else None
+        )
+        try:
+            return fit(self, *args, incremental=incremental, **kwargs)
+        except Exception:
+            vars(self).clear()
+            vars(self).update(before)
+            if net is not None:
+                del net.history[n_epochs:]
+            if weights is not None:
+                net.module_.load_state_dict(weights)
+                self.__dict__.pop("_incremental_calls")
+            raise
+
+    return guarded
 
 
 class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
@@ -179,6 +217,8 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
                         EarlyStopping(patience=self.n_iter_no_change, load_best=True),
                     )
                 )
+        # Last, so that it checks the weights early stopping's load_best leaves.
+        callbacks.append(("divergence_check", DivergenceCheck()))
         criterion, criterion_params = self._criterion_and_params()
         module_params = self._module_params(
             self.subspace_widths_, self.aggregation_, self._n_outputs()
@@ -236,7 +276,23 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
                 "The network weights do not fit the architecture given by the "
                 f"parameters: missing {missing}, unexpected {unexpected}, shapes "
                 f"{mismatched}. Parameters that shape the network (hidden_sizes, "
-                "aggregation, n_heads, module__*) must match the weights."
+                "aggregation, n_heads, module__*) must match the weights: set them "
+                "back, or train a new network (fit with warm_start=False, or "
+                "partial_fit on a clone)."
+            )
+
+    def _check_continued_layout(self, carried, n_features: int) -> None:
+        """Refuse a layout (asked for, or carried by X) unlike the fitted one."""
+        requested = self._requested_layout(n_features)
+        layout = requested or carried
+        if layout is not None and layout.widths != self.layout_.widths:
+            source = f"subspaces={self.subspaces!r} gives" if requested else "X has"
+            raise ValueError(
+                f"{source} subspace widths {list(layout.widths)}, but the fitted "
+                f"network was built for {list(self.layout_.widths)}. warm_start="
+                "True and partial_fit continue the fitted network, whose layout "
+                "cannot change: train a new network for this layout (fit with "
+                "warm_start=False, or partial_fit on a clone)."
             )
 
     def _continued_net(self, device, seeds, *, incremental):
@@ -259,11 +315,12 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
 
     # fit / partial_fit / predict --------------------------------------------------
 
+    @_unchanged_on_failure
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
         self._check_params()
         device = resolve_device(self.device)
         first = not hasattr(self, "net_") or not (incremental or self.warm_start)
-        carried = infer_layout(X) if first else None
+        carried = infer_layout(X)
         X, y = validate_data(
             self,
             X,
@@ -283,10 +340,12 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
             self._fit_layout(carried, X.shape[1])
             encoded, _ = self._fit_targets(y, classes, weights)
         else:
+            self._check_continued_layout(carried, X.shape[1])
             encoded = self._encode_targets(y, classes)
         if not incremental and self.early_stopping and self.train_split is None:
             self._check_holdout(encoded)
         if weights is not None:
+            weights = weights / weights.max()  # then the mean cannot overflow
             weights = weights / weights.mean()
 
         seeds = self._seeds()
@@ -482,5 +541,12 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
         -------
         self
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If training diverges: a non-finite loss or non-finite weights. The
+            estimator is then left as it was before the call: unfitted, or with
+            its previous weights and history.
         """
         return self._fit(X, y, sample_weight, incremental=False)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import torch
 from skorch.callbacks import Callback
 
-__all__ = ["TrainOnly"]
+__all__ = ["DivergenceCheck", "TrainOnly"]
 
 
 class TrainOnly(Callback):
@@ -64,3 +66,62 @@ class TrainOnly(Callback):
         for parameter in self.frozen_:
             parameter.requires_grad_(True)
         self.frozen_ = []
+
+
+class DivergenceCheck(Callback):
+    """Refuse a training call that diverged: a non-finite loss or weights.
+
+    At the end of each epoch a non-finite ``train_loss`` or ``valid_loss``
+    stops the training (the way skorch's early stopping does, so the other
+    callbacks still see the end of the call). At the end of the call one
+    :func:`torch.isfinite` pass over the module's parameters and buffers
+    follows; if a loss or a weight was not finite, a :class:`ValueError`
+    naming the epoch and the remedies is raised, so that the diverged network
+    is never taken for a trained one. It must be the last callback, so that
+    it checks the weights that the others (early stopping's ``load_best``)
+    leave.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relrep import StitchingRegressor
+    >>> X = np.random.RandomState(0).normal(size=(40, 8))
+    >>> model = StitchingRegressor(lr=1e12, max_epochs=3, random_state=0)
+    >>> model.fit(X, X[:, 0])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Training diverged: ...
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.diverged_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        losses = [
+            f"{name}={row[name]}"
+            for name in ("train_loss", "valid_loss")
+            if name in row and not math.isfinite(row[name])
+        ]
+        if losses:
+            self.diverged_ = f"{' and '.join(losses)} at epoch {row['epoch']}"
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        tensors = [*net.module_.parameters(), *net.module_.buffers()]
+        tensors = [t for t in tensors if t.is_floating_point()]
+        finite = not tensors or bool(
+            torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+        )
+        problems = [self.diverged_] if self.diverged_ else []
+        if not finite:
+            epoch = net.history[-1, "epoch"] if len(net.history) else 0
+            problems.append(f"non-finite weights after epoch {epoch}")
+        if problems:
+            raise ValueError(
+                f"Training diverged: {'; '.join(problems)}. Lower lr (it is "
+                f"{net.lr:g}), scale the inputs or the targets (e.g. with a "
+                "StandardScaler or sklearn.compose.TransformedTargetRegressor), "
+                "or check sample_weight and class_weight. The estimator keeps the "
+                "state it had before this call."
+            )

@@ -6,6 +6,8 @@ re-exported here, so that both stitchers are importable from one module.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.special import log_softmax, softmax
@@ -33,6 +35,14 @@ _CLASSIFIER_XFAIL_CHECKS = {
         "float32 forward pass: results depend on the batch's row count by ~1e-7"
     ),
 }
+
+
+def _is_finite_non_negative(weight) -> bool:
+    try:
+        weight = float(weight)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(weight) and weight >= 0
 
 
 class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimator):
@@ -135,8 +145,11 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplied into ``sample_weight``.
         ``"balanced"`` weighs each class by ``n_samples / (n_classes *
-        count)``, counted on the ``y`` of each :meth:`fit` or
-        :meth:`partial_fit` call.
+        count)``, counted on the ``y`` of each :meth:`fit` call;
+        :meth:`partial_fit` refuses it, as one batch cannot tell the classes'
+        frequencies (pass a dict computed on all the labels with
+        :func:`~sklearn.utils.class_weight.compute_class_weight`). A dict's
+        weights must be finite and non-negative.
     **kwargs
         skorch's prefixed parameters, passed to the net: ``module__*`` (further
         options of :class:`~sklearn_relrep.nn.StitchingNetwork`),
@@ -259,6 +272,22 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
 
     # targets ----------------------------------------------------------------------
 
+    def _check_params(self):
+        super()._check_params()
+        if isinstance(self.class_weight, dict):
+            bad = {
+                label: weight
+                for label, weight in self.class_weight.items()
+                if not _is_finite_non_negative(weight)
+            }
+            if bad:
+                raise ValueError(
+                    f"class_weight gives the classes {bad} a weight that is not a "
+                    "finite non-negative number (NaN, infinite, negative or not a "
+                    "number). Each weight multiplies the loss of a class's samples: "
+                    "use positive finite values, or 0 to ignore a class."
+                )
+
     def _weights(self, sample_weight, X, y):
         weights = super()._weights(sample_weight, X, y)
         if self.class_weight is None:
@@ -348,7 +377,27 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
         -------
         self
             The estimator.
+
+        Raises
+        ------
+        ValueError
+            If training diverges: a non-finite loss or non-finite weights. The
+            estimator is then left as it was before the call: unfitted, or with
+            its previous weights and history (the next call starts a fresh
+            optimizer).
+            Also if ``class_weight="balanced"``: one batch cannot tell the
+            classes' frequencies, so pass a dict of fixed weights.
         """
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: each call "
+                "sees one batch, and balancing each batch on its own does not "
+                "balance the data (a batch of one class would be weighted as if "
+                "balanced). Pass fixed weights as a dict, e.g. class_weight=dict("
+                "zip(classes, compute_class_weight('balanced', classes=classes, "
+                "y=y_all))) with sklearn.utils.class_weight.compute_class_weight "
+                "on all the labels (or a large enough sample of them)."
+            )
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError(
                 "classes must be passed on the first call to partial_fit: every "

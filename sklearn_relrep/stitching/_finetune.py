@@ -6,6 +6,7 @@ import copy
 from numbers import Integral, Real
 
 from sklearn.pipeline import Pipeline
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, validate_params
@@ -50,8 +51,9 @@ def finetune(
     ``partial_fit`` with a :class:`~sklearn_relrep.stitching._callbacks.TrainOnly`
     callback, starting from a fresh optimizer, so that a model gives the same
     result whether it was just trained or saved and loaded. The targets are
-    validated as :meth:`fit` validates them. The input estimator is left
-    unchanged.
+    validated as :meth:`fit` validates them; ``class_weight="balanced"`` is
+    counted on ``y``. The input estimator is left unchanged, also when the
+    fine-tuning diverges (a :class:`ValueError` then says so).
 
     Parameters
     ----------
@@ -115,11 +117,17 @@ def finetune(
         "lr": stitcher.lr if lr is None else lr,
         "callbacks": [*(original["callbacks"] or []), TrainOnly(parts)],
     }
+    sample_weight = None
+    if isinstance(original.get("class_weight"), str):
+        # partial_fit refuses "balanced" (one batch of a stream cannot tell the
+        # class frequencies); every call here sees all of y, which can.
+        overrides["class_weight"] = None
+        sample_weight = compute_sample_weight(original["class_weight"], y)
     # set_params also tells partial_fit to start with a fresh optimizer.
     stitcher.set_params(**overrides)
     try:
         for _ in range(max_epochs):
-            stitcher.partial_fit(X, y)
+            stitcher.partial_fit(X, y, sample_weight=sample_weight)
     finally:
         stitcher.set_params(**{name: original[name] for name in overrides})
     return tuned

@@ -17,6 +17,23 @@ from ._base import (
 
 __all__ = ["StitchingRegressor"]
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32_targets(y) -> np.ndarray:
+    """``y`` as the 2-d float32 the network trains on; refuse values it cannot hold."""
+    y = np.asarray(y)
+    largest = float(np.abs(y).max(initial=0.0))
+    if largest > _FLOAT32_MAX:
+        raise ValueError(
+            f"y holds values up to {largest:.3g} in magnitude, beyond the range of "
+            f"float32 ({_FLOAT32_MAX:.3g}), the dtype the network trains in, where "
+            "they would be infinite. Scale the targets, e.g. with "
+            "sklearn.compose.TransformedTargetRegressor(regressor=..., "
+            "transformer=StandardScaler())."
+        )
+    return y.astype(np.float32).reshape(len(y), -1)
+
 
 class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator):
     """Regress (or reconstruct) from relative representations.
@@ -218,12 +235,12 @@ class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator)
 
     def _fit_targets(self, y, classes, weights):
         self.y_ndim_ = int(np.ndim(y))
-        targets = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        targets = _float32_targets(y)
         self.n_outputs_ = targets.shape[1]
         return targets, self.n_outputs_
 
     def _encode_targets(self, y, classes):
-        targets = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        targets = _float32_targets(y)
         if targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} targets but the regressor was fitted "
@@ -279,6 +296,14 @@ class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator)
         -------
         self
             The estimator.
+
+        Raises
+        ------
+        ValueError
+            If training diverges: a non-finite loss or non-finite weights. The
+            estimator is then left as it was before the call: unfitted, or with
+            its previous weights and history (the next call starts a fresh
+            optimizer).
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
