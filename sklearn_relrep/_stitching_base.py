@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
-from ._backend import map_row_chunks
+from ._backend import as_numpy, map_row_chunks
 from ._compat import check_sample_weight, fit_context, validate_data
 from ._dask import estimator_token
 from ._layout import SubspaceLayout, infer_layout
@@ -265,14 +265,14 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
         carried = infer_layout(X) if first else None
         X, y = validate_data(
             self,
-            X,
-            y,
+            as_numpy(X),
+            as_numpy(y),
             reset=first,
             dtype=_FLOAT_DTYPES,
             multi_output=self._task == "regression",
             y_numeric=self._task == "regression",
         )
-        weights = self._weights(sample_weight, X, y)
+        weights = self._weights(as_numpy(sample_weight), X, y)
         if weights is not None and not weights.any():
             raise ValueError(
                 "sample_weight and class_weight give every sample a zero weight; "
@@ -343,7 +343,7 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, reset=False)
         device = self._resolve_device()
         module = self.net_.module_
         if next(module.parameters()).device != device:
