@@ -27,6 +27,7 @@ __all__ = [
     "is_torch_tensor",
     "map_row_chunks",
     "resolve_device",
+    "tensor_from_numpy",
     "to_tensor",
     "upcast_half",
 ]
@@ -112,9 +113,21 @@ def as_numpy(X):
     return X
 
 
+def tensor_from_numpy(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor of ``array``'s dtype, sharing its memory when it is writable.
+
+    A read-only array (a pandas copy-on-write view, a memory map) is copied
+    first: torch cannot protect read-only memory, and warns when given it.
+    """
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(array)
+
+
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """Move a numpy array to ``device`` without changing its dtype."""
-    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    return tensor_from_numpy(array).to(device)
 
 
 def map_row_chunks(

@@ -25,6 +25,7 @@ from ._backend import (
     is_torch_tensor,
     map_row_chunks,
     resolve_device,
+    tensor_from_numpy,
     upcast_half,
 )
 from ._compat import (
@@ -183,7 +184,7 @@ class BaseRelativeSpace(StateMixin, TransformerMixin, BaseEstimator):
             device, dtype = resolve_device(self.device), _TORCH_DTYPES[X.dtype]
 
         def as_tensor(array):
-            return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+            return tensor_from_numpy(np.asarray(array)).to(device=device, dtype=dtype)
 
         mean, scale = as_tensor(self.input_mean_), as_tensor(self.input_scale_)
         offsets, scales = self.output_offset_.tolist(), self.output_scale_.tolist()

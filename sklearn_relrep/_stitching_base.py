@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
-from ._backend import as_numpy, map_row_chunks
+from ._backend import as_numpy, map_row_chunks, tensor_from_numpy
 from ._compat import check_sample_weight, fit_context, validate_data
 from ._dask import estimator_token
 from ._layout import SubspaceLayout, infer_layout
@@ -330,13 +330,13 @@ class BaseStitchingEstimator(StateMixin, StitchingParameters):
         return X.astype(np.float32)
 
     def _train(self, X, encoded, weights, *, seed: int, epochs) -> None:
-        X_tensor = torch.from_numpy(self._network_input(X))
-        y_tensor = torch.from_numpy(np.ascontiguousarray(encoded))
+        X_tensor = tensor_from_numpy(self._network_input(X))
+        y_tensor = tensor_from_numpy(encoded)
         data = X_tensor
         if weights is not None:
             data = {
                 "X": X_tensor,
-                "sample_weight": torch.from_numpy(weights.astype(np.float32)),
+                "sample_weight": tensor_from_numpy(weights.astype(np.float32)),
             }
         with isolated_torch_rng(seed, torch.device(self.net_.device)):
             self.net_.partial_fit(data, y_tensor, epochs=epochs)

@@ -14,7 +14,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 from tqdm.auto import tqdm
 
-from .._backend import as_numpy, map_row_chunks, resolve_device
+from .._backend import as_numpy, map_row_chunks, resolve_device, tensor_from_numpy
 from .._compat import Interval, StrOptions, validate_params
 from .._stitching_net import ShuffledBatches, isolated_torch_rng
 from ..datasets._cache import fingerprint, get_cache_dir
@@ -255,8 +255,8 @@ def _fit(
         device=str(device),
         verbose=0,
     )
-    pixels = torch.from_numpy(np.ascontiguousarray(X))
-    targets = pixels if kind == "autoencoder" else torch.from_numpy(target)
+    pixels = tensor_from_numpy(X)
+    targets = pixels if kind == "autoencoder" else tensor_from_numpy(target)
     with isolated_torch_rng(seed, device):
         net.fit(pixels, targets)
     return net.history
