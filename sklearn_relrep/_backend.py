@@ -7,6 +7,10 @@ chunks, and into which preallocated output. No estimator loops over chunks.
 Inputs may be numpy arrays or torch tensors. A numpy input gives a numpy output
 computed on the requested device; a torch tensor input gives a torch tensor on
 the tensor's own device (scikit-learn's array API convention).
+
+Half-precision tensors (``torch.float16`` and ``torch.bfloat16``, which numpy
+cannot hold) are upcast to ``float32`` wherever they come in; the package
+computes in float32 or float64 only.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ __all__ = [
     "is_torch_tensor",
     "map_row_chunks",
     "resolve_device",
+    "tensor_from_numpy",
     "to_tensor",
+    "upcast_half",
 ]
 
 _DEVICE_TYPES = ("cpu", "cuda")
+_HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -86,20 +93,40 @@ def array_api_dispatch() -> bool:
     return bool(sklearn.get_config().get("array_api_dispatch", False))
 
 
+def upcast_half(X):
+    """A float16 or bfloat16 tensor as float32; anything else unchanged."""
+    if is_torch_tensor(X) and X.dtype in _HALF_PRECISION:
+        return X.float()
+    return X
+
+
 def as_numpy(X):
     """``X`` itself, or a torch tensor as a numpy array (detached, on the CPU).
 
     Transformers are not differentiable: a tensor that requires grad is
     detached, never passed to torch's ``.numpy()`` (which would raise).
+    Half-precision tensors become float32 arrays (see :func:`upcast_half`).
     """
     if is_torch_tensor(X):
-        return X.detach().cpu().numpy()
+        return upcast_half(X.detach()).cpu().numpy()
     return X
+
+
+def tensor_from_numpy(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor of ``array``'s dtype, sharing its memory when it is writable.
+
+    A read-only array (a pandas copy-on-write view, a memory map) is copied
+    first: torch cannot protect read-only memory, and warns when given it.
+    """
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(array)
 
 
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """Move a numpy array to ``device`` without changing its dtype."""
-    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    return tensor_from_numpy(array).to(device)
 
 
 def map_row_chunks(

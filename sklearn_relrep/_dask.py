@@ -127,17 +127,22 @@ def _apply_to_block(block, method, empty):
 
 
 def _apply_to_partition(partition, method, empty):
+    """``method(partition)`` as a pandas object with the dtypes of ``empty``.
+
+    pandas converts the values itself, so that labels whose dtype numpy cannot
+    express (pandas' ``str`` dtype for string labels) keep the declared dtype.
+    """
     import pandas as pd
 
     if len(partition) == 0:
         return empty
-    values = np.asarray(
-        method(partition),
-        dtype=empty.dtypes.iloc[0] if empty.ndim == 2 else empty.dtype,
-    )
-    if values.ndim == 1:
-        return pd.Series(values, index=partition.index, name=empty.name)
-    return pd.DataFrame(values, index=partition.index, columns=empty.columns)
+    values = method(partition)
+    if empty.ndim == 1:
+        return pd.Series(
+            values, index=partition.index, name=empty.name, dtype=empty.dtype
+        )
+    frame = pd.DataFrame(values, index=partition.index, columns=empty.columns)
+    return frame.astype(empty.dtypes.iloc[0])
 
 
 def _output_columns(estimator, method: str):
@@ -236,12 +241,14 @@ def lazy_method(estimator, method: str, X, *, layout=None):
     if kind == "frame":
         import pandas as pd
 
+        # pandas chooses the dtype of the template (string labels become its
+        # ``str`` dtype under pandas 3), as it would for in-memory output.
         columns = _output_columns(estimator, method)
         if output.ndim == 1:
-            meta = pd.Series(np.empty(0, dtype=output.dtype), name=None)
+            meta = pd.Series(output[:0], name=None)
         else:
             meta = pd.DataFrame(
-                np.empty((0, output.shape[1]), dtype=output.dtype),
+                output[:0],
                 columns=columns if columns is not None else range(output.shape[1]),
             )
         return X.map_partitions(_apply_to_partition, bound, meta, meta=meta)

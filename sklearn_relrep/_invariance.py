@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array
 
+from ._backend import as_numpy
 from ._compat import Interval, StrOptions, validate_params
 from .relative import InvariantProductSpace
 
@@ -169,8 +170,12 @@ def invariance_report(
     from .metrics import knn_jaccard_score, linear_cka
 
     pandas = _import_pandas()
-    anchors_a = check_array(anchors_a, dtype=_FLOAT_DTYPES, input_name="anchors_a")
-    anchors_b = check_array(anchors_b, dtype=_FLOAT_DTYPES, input_name="anchors_b")
+    anchors_a = check_array(
+        as_numpy(anchors_a), dtype=_FLOAT_DTYPES, input_name="anchors_a"
+    )
+    anchors_b = check_array(
+        as_numpy(anchors_b), dtype=_FLOAT_DTYPES, input_name="anchors_b"
+    )
     n_anchors = anchors_a.shape[0]
     if anchors_b.shape[0] != n_anchors:
         raise ValueError(

@@ -232,7 +232,9 @@ class SubspaceArray(np.ndarray):
 def infer_layout(X) -> SubspaceLayout | None:
     """The layout carried by ``X``, or None if it carries none.
 
-    It is read from a :class:`SubspaceArray`, or from column names of the form
+    It is read from a :class:`SubspaceArray` (or a dask array) ``layout``
+    attribute, from the ``subspace_layout`` attribute of a torch tensor (whose
+    own ``layout`` is torch's memory layout), or from column names of the form
     ``"<subspace>_a<anchor>"`` (what ``set_output(transform="pandas")`` gives).
 
     Examples
@@ -241,9 +243,10 @@ def infer_layout(X) -> SubspaceLayout | None:
     >>> infer_layout(pd.DataFrame(columns=["cos_a0", "cos_a1", "l1_a0", "l1_a1"]))
     SubspaceLayout(names=('cos', 'l1'), widths=(2, 2))
     """
-    layout = getattr(X, "layout", None)
-    if isinstance(layout, SubspaceLayout):
-        return layout
+    for attribute in ("layout", "subspace_layout"):
+        layout = getattr(X, attribute, None)
+        if isinstance(layout, SubspaceLayout):
+            return layout
     columns = getattr(X, "columns", None)
     if columns is None:
         return None

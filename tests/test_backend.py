@@ -1,5 +1,9 @@
 """The chunking and device layer shared by every transformer."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -63,3 +67,52 @@ def test_auto_resolves_to_cuda_only_when_available(monkeypatch):
 def test_unknown_device_string_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown device 'gpu0'"):
         resolve_device("gpu0")
+
+
+READ_ONLY_CASES = {
+    # pandas 3's copy-on-write hands read-only arrays from every DataFrame
+    "pandas-output-pipeline": """
+        X = pd.DataFrame(X, columns=list("abcdef"))
+        model = make_pipeline(
+            RelativeProjector(n_anchors=5, random_state=0),
+            StitchingClassifier(**FAST),
+        ).set_output(transform="pandas")
+        model.fit(X, y)
+        model.predict(X)
+        model[-1].partial_fit(model[0].transform(X), y)
+    """,
+    "read-only-arrays": """
+        X.flags.writeable = False
+        InvariantProductSpace(n_anchors=5, random_state=0).fit(X).transform(X)
+        StitchingRegressor(**FAST).fit(X, X[:, :2]).predict(X)
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(READ_ONLY_CASES))
+def test_read_only_arrays_reach_torch_without_a_warning(case):
+    """In a fresh interpreter: torch warns about read-only memory once a process."""
+    script = textwrap.dedent(
+        """
+        import warnings
+        import numpy as np, pandas as pd
+        from sklearn.pipeline import make_pipeline
+        from sklearn_relrep import (
+            InvariantProductSpace, RelativeProjector, StitchingClassifier,
+            StitchingRegressor,
+        )
+        warnings.simplefilter("error")
+        rng = np.random.RandomState(0)
+        X = rng.normal(size=(60, 6)).astype(np.float32)
+        y = (X[:, 0] > 0).astype(np.int64)
+        FAST = dict(max_epochs=2, hidden_sizes=(8,), device="cpu", random_state=0)
+        """
+    ) + textwrap.dedent(READ_ONLY_CASES[case])
+    result = subprocess.run(
+        [sys.executable, "-c", script + "print('ok')\n"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ok"

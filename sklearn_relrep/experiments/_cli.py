@@ -19,6 +19,7 @@ from ._settings import (
     EXPERIMENTS,
     SIZES,
     check_device_name,
+    check_folders,
     check_run,
     settings_for,
 )
@@ -59,11 +60,15 @@ class _ParagraphFormatter(argparse.HelpFormatter):
         )
 
 
-def _non_negative_int(text: str) -> int:
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _non_negative_int(text: str) -> int:
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative; use 0 or more")
     return value
@@ -73,6 +78,19 @@ def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive; use 1 or more")
+    return value
+
+
+def _n_jobs(text: str) -> int:
+    value = _integer(text)
+    # The command line's runs go to joblib's local processes, one per job.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    cores = cores or os.cpu_count() or 1
+    if value == 0 or abs(value) > cores:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a number of parallel runs on this machine's {cores} "
+            f"CPU core(s); use 1 to {cores}, or -1 (one per core) down to -{cores}"
+        )
     return value
 
 
@@ -132,11 +150,12 @@ def _options() -> argparse.ArgumentParser:
     )
     options.add_argument(
         "--n-jobs",
-        type=int,
+        type=_n_jobs,
         default=None,
         metavar="N",
-        help="parallel stitching runs through joblib (default 1; -1: one per core); "
-        "inside joblib.parallel_backend('dask'), say, they go to that backend",
+        help="parallel stitching runs through joblib, at most one per CPU core "
+        "(default 1; -1: one per core); inside joblib.parallel_backend('dask'), "
+        "say, they go to that backend",
     )
     options.add_argument(
         "--device",
@@ -257,10 +276,9 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         settings = settings_for(args.size, overrides)
         check_run(experiments, settings, data=data, device=args.device)
+        check_folders(args.output, args.cache_dir)
     except ValueError as error:
         subcommand.error(str(error))
-    if args.output.exists() and not args.output.is_dir():
-        subcommand.error(f"--output {args.output} is a file; give a folder.")
 
     from ._suite import run_suite
 

@@ -7,17 +7,23 @@ scikit-learn.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .._cache_location import CACHE_ENV_VAR, default_cache_dir
 
 __all__ = [
     "DATA_LIMITS",
     "EXPERIMENTS",
     "EXPERIMENT_HELP",
+    "MAX_SEED",
     "MIN_SAMPLES",
     "SIZES",
     "Settings",
     "check_device_name",
+    "check_folders",
     "check_run",
     "domains_of",
     "effective_sizes",
@@ -94,6 +100,9 @@ DATA_LIMITS = {"text": (1699, 425), "vision": (50000, 10000)}
 # Fewer samples than this leave a class of MNIST, or the 10 nearest neighbours of
 # the similarity metrics, without enough rows.
 MIN_SAMPLES = 20
+
+# numpy's RandomState, which draws the anchors and splits, takes 32-bit seeds.
+MAX_SEED = 2**32 - 1
 
 # What each experiment does and how long it took on an idle 2-core machine (the
 # stage lines of one run); building the domains comes on top: 1.5 minutes at
@@ -222,6 +231,11 @@ def check_run(experiments, settings: Settings, *, data: str, device: str) -> Non
     seeds = settings.seeds
     if not seeds or any(seed < 0 for seed in seeds):
         raise ValueError(f"--seeds must be non-negative integers, got {list(seeds)}.")
+    if max(seeds) > MAX_SEED:
+        raise ValueError(
+            f"--seeds must be at most {MAX_SEED} (numpy's seeds are 32-bit), got "
+            f"{max(seeds)}."
+        )
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds lists a seed twice: {list(seeds)}.")
     for name in ("n_train", "n_test"):
@@ -254,3 +268,55 @@ def check_run(experiments, settings: Settings, *, data: str, device: str) -> Non
     check_device_name(device)
     if device.startswith("cuda"):
         _check_cuda(device)
+
+
+def _folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be used as a folder to write in (created if missing)."""
+    try:
+        for folder in (path, *path.parents):
+            if folder.exists():
+                break
+            if folder.is_symlink():
+                return f"cannot be created: {folder} is a broken symbolic link"
+        if not folder.is_dir():
+            if folder == path:
+                return "is a file"
+            return f"cannot be created: {folder} is a file"
+    except OSError as error:
+        return f"cannot be used: {error.strerror or error}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot be written: no write permission in {folder}"
+    return None
+
+
+def check_folders(output, cache_dir) -> None:
+    """Raise ValueError if the report's or the cache's folder cannot be written.
+
+    A folder that does not exist yet must be creatable: its nearest existing
+    ancestor must be a folder this process can write in. Nothing is created.
+
+    Parameters
+    ----------
+    output : path-like
+        The report's folder (``--output``).
+    cache_dir : path-like or None
+        The cache (``--cache-dir``); None checks the default one,
+        ``$SKLEARN_RELREP_CACHE`` or ``~/.cache/sklearn_relrep``.
+    """
+    anywhere = "a folder that you can write in"
+    if cache_dir is not None:
+        cache = ("--cache-dir", Path(cache_dir), f"give --cache-dir {anywhere}")
+    elif os.environ.get(CACHE_ENV_VAR):
+        cache = (
+            f"${CACHE_ENV_VAR}",
+            default_cache_dir(),
+            f"set ${CACHE_ENV_VAR} to {anywhere}, or give --cache-dir",
+        )
+    else:
+        cache = ("the default cache folder", default_cache_dir(), "give --cache-dir")
+    output = ("--output", Path(output), f"give --output {anywhere}")
+    for option, path, fix in (output, cache):
+        path = path.expanduser().absolute()
+        problem = _folder_problem(path)
+        if problem is not None:
+            raise ValueError(f"{option} {path} {problem}; {fix}.")

@@ -17,6 +17,7 @@ from ._settings import (
     EXPERIMENTS,
     SIZES,
     Settings,
+    check_folders,
     check_run,
     settings_for,
 )
@@ -33,9 +34,18 @@ __all__ = [
 
 
 def _subsample(n_total: int, n: int, y, seed: int = 0) -> np.ndarray:
-    """A fixed stratified subset of ``n`` row indices (all rows when n >= n_total)."""
+    """A fixed stratified subset of ``n`` row indices (all rows when n >= n_total).
+
+    When fewer rows are left out than there are classes, no stratified split
+    exists; the rows to leave out are then drawn at random.
+    """
     if n >= n_total:
         return np.arange(n_total)
+    if n_total - n < len(np.unique(y)):
+        left_out = np.random.RandomState(seed).choice(
+            n_total, n_total - n, replace=False
+        )
+        return np.setdiff1d(np.arange(n_total), left_out)
     indices, _ = train_test_split(
         np.arange(n_total), train_size=n, stratify=y, random_state=seed
     )
@@ -330,6 +340,7 @@ def run_suite(
 
     settings = settings_for(size, overrides)
     check_run(experiments, settings, data=data, device=device)
+    check_folders(output, cache_dir)
     device_name, used_device = _resolve_device(device)
     experiments = [e for e in EXPERIMENTS if e in experiments]
     wanted = ["text", "vision"] if data == "both" else [data]

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array
 
+from .._backend import as_numpy
+
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Entries of one (rows x n_samples) similarity block when batch_size is None:
 # 2**24 float32 values are 64 MiB.
@@ -44,8 +46,8 @@ def check_paired(
         On NaN or infinite values, non-2-D input, mismatched numbers of rows,
         too few samples or, with ``same_width``, different widths.
     """
-    X = check_array(X, dtype=_FLOAT_DTYPES, input_name="X")
-    Y = check_array(Y, dtype=_FLOAT_DTYPES, input_name="Y")
+    X = check_array(as_numpy(X), dtype=_FLOAT_DTYPES, input_name="X")
+    Y = check_array(as_numpy(Y), dtype=_FLOAT_DTYPES, input_name="Y")
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
             "X and Y must hold the same samples in the same order, but X has "

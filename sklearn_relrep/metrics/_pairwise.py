@@ -9,6 +9,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils.validation import check_array
 
+from .._backend import as_numpy
 from .._compat import StrOptions, validate_params
 from ._cka import linear_cka, rbf_cka
 from ._neighbors import knn_jaccard_score
@@ -32,7 +33,9 @@ _SYMMETRIC_METRICS = frozenset(
 def _validated_spaces(spaces: Mapping) -> dict:
     arrays = {
         name: check_array(
-            space, dtype=(np.float64, np.float32), input_name=f"spaces[{name!r}]"
+            as_numpy(space),
+            dtype=(np.float64, np.float32),
+            input_name=f"spaces[{name!r}]",
         )
         for name, space in spaces.items()
     }

@@ -24,6 +24,8 @@ from .._backend import (
     is_torch_tensor,
     map_row_chunks,
     resolve_device,
+    tensor_from_numpy,
+    upcast_half,
 )
 from .._compat import (
     Interval,
@@ -186,7 +188,7 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
             device, dtype = resolve_device(self.device), _TORCH_DTYPES[X.dtype]
 
         def as_tensor(array):
-            return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+            return tensor_from_numpy(np.asarray(array)).to(device=device, dtype=dtype)
 
         mean, scale = as_tensor(self.input_mean_), as_tensor(self.input_scale_)
         offsets, scales = self.output_offset_.tolist(), self.output_scale_.tolist()
@@ -256,7 +258,8 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         -------
         ndarray or torch.Tensor of shape (n_samples, n_features_out)
             The relative representation, of the dtype of ``X`` (float32 stays
-            float32, everything else becomes float64).
+            float32, float16 and bfloat16 tensors give float32, everything else
+            becomes float64).
         """
         check_is_fitted(self)
         if is_dask_collection(X):
@@ -264,7 +267,10 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         if is_torch_tensor(X) and array_api_dispatch():
             xp, _ = get_namespace(X)
             X = validate_data(
-                self, X.detach(), dtype=[xp.float64, xp.float32], reset=False
+                self,
+                upcast_half(X.detach()),
+                dtype=[xp.float64, xp.float32],
+                reset=False,
             )
             return self._project(X)
         X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, reset=False)
@@ -335,6 +341,10 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # Tensors in give tensors out under array_api_dispatch, but the fitted
+        # state stays numpy, which scikit-learn's array API contract forbids
+        # (tests/test_common.py runs its check).
+        tags.array_api_support = False
         return tags
 
 
@@ -673,10 +683,15 @@ class InvariantProductSpace(BaseRelativeSpace):
         -------
         SubspaceArray or torch.Tensor of shape (n_samples, n_similarities * \
                 n_anchors)
-            The product representation, carrying ``layout_`` (a torch tensor in
-            gives a plain tensor out; see :meth:`RelativeProjector.transform`).
+            The product representation, carrying ``layout_``: as a
+            :class:`SubspaceArray`, or, for a torch tensor out (see
+            :meth:`RelativeProjector.transform`), as the tensor's
+            ``subspace_layout`` attribute, which the stitchers read.
         """
         if is_dask_collection(X):
             return lazy_method(self, "transform", X, layout=self.layout_)
         Z = super().transform(X)
-        return Z if is_torch_tensor(Z) else SubspaceArray(Z, self.layout_)
+        if is_torch_tensor(Z):
+            Z.subspace_layout = self.layout_
+            return Z
+        return SubspaceArray(Z, self.layout_)

@@ -18,6 +18,7 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from .._backend import as_numpy
 from .._compat import Interval, check_sample_weight, fit_context, validate_data
 
 __all__ = ["LinearAligner", "ProcrustesAligner"]
@@ -47,15 +48,15 @@ class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         X, y = validate_data(
             self,
-            X,
-            y,
+            as_numpy(X),
+            as_numpy(y),
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=True,
             ensure_min_samples=2,
         )
         weights = check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            as_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True
         )
         if not np.sum(weights) > 0:
             raise ValueError(
@@ -123,7 +124,7 @@ class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             float64).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, reset=False)
         dtype = X.dtype
         mapped = (X - self.source_mean_.astype(dtype)) @ self.coef_.astype(dtype)
         return mapped + self.target_mean_.astype(dtype)

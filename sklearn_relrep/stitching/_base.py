@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
-from .._backend import map_row_chunks, resolve_device
+from .._backend import as_numpy, map_row_chunks, resolve_device, tensor_from_numpy
 from .._compat import (
     check_sample_weight,
     fit_context,
@@ -323,14 +323,14 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
         carried = infer_layout(X)
         X, y = validate_data(
             self,
-            X,
-            y,
+            as_numpy(X),
+            as_numpy(y),
             reset=first,
             dtype=_FLOAT_DTYPES,
             multi_output=self._task == "regression",
             y_numeric=self._task == "regression",
         )
-        weights = self._weights(sample_weight, X, y)
+        weights = self._weights(as_numpy(sample_weight), X, y)
         if weights is not None and not weights.any():
             raise ValueError(
                 "sample_weight and class_weight give every sample a zero weight; "
@@ -390,20 +390,20 @@ class BaseStitchingEstimator(DaskTokenMixin, StateMixin, StitchingParameters):
         return X.astype(np.float32)
 
     def _train(self, X, encoded, weights, *, seed: int, epochs) -> None:
-        X_tensor = torch.from_numpy(self._network_input(X))
-        y_tensor = torch.from_numpy(np.ascontiguousarray(encoded))
+        X_tensor = tensor_from_numpy(self._network_input(X))
+        y_tensor = tensor_from_numpy(encoded)
         data = X_tensor
         if weights is not None:
             data = {
                 "X": X_tensor,
-                "sample_weight": torch.from_numpy(weights.astype(np.float32)),
+                "sample_weight": tensor_from_numpy(weights.astype(np.float32)),
             }
         with isolated_torch_rng(seed, torch.device(self.net_.device)):
             self.net_.partial_fit(data, y_tensor, epochs=epochs)
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = validate_data(self, as_numpy(X), dtype=_FLOAT_DTYPES, reset=False)
         device = resolve_device(self.device)
         module = self.net_.module_
         if next(module.parameters()).device != device:

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_array
 
+from ._backend import as_numpy
 from ._zero_shot import _relative_step_index, zero_shot_stitch
 
 __all__ = ["StitchedScorer", "make_stitched_scorer"]
@@ -110,7 +111,7 @@ class StitchedScorer:
 
 
 def _row_keys(X) -> list[bytes]:
-    rows = np.ascontiguousarray(check_array(X, dtype=np.float64, copy=False))
+    rows = np.ascontiguousarray(check_array(as_numpy(X), dtype=np.float64, copy=False))
     return [row.tobytes() for row in rows]
 
 
@@ -180,8 +181,8 @@ def make_stitched_scorer(X_source, X_target, *, scoring=None) -> StitchedScorer:
     >>> search.best_params_
     {'relativeprojector__similarity': 'l1'}
     """
-    X_source = check_array(X_source, dtype=None, input_name="X_source")
-    X_target = check_array(X_target, dtype=None, input_name="X_target")
+    X_source = check_array(as_numpy(X_source), dtype=None, input_name="X_source")
+    X_target = check_array(as_numpy(X_target), dtype=None, input_name="X_target")
     if X_source.shape[0] != X_target.shape[0]:
         raise ValueError(
             f"X_source has {X_source.shape[0]} rows but X_target has "
