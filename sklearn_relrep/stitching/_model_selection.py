@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_array
 
-from ._backend import as_numpy
+from .._backend import as_numpy
 from ._zero_shot import _relative_step_index, zero_shot_stitch
 
 __all__ = ["StitchedScorer", "make_stitched_scorer"]
