@@ -26,6 +26,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 
+from ._backend import as_numpy
+
 __all__ = [
     "DaskScoreMixin",
     "DaskTokenMixin",
@@ -336,7 +338,11 @@ class DaskScoreMixin:
         """
         if is_dask_collection(X):
             return lazy_score(self, X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+        # Predictions are numpy arrays; tensors ``y`` follow them (older
+        # scikit-learn refuses to mix namespaces under array API dispatch).
+        if sample_weight is not None:
+            sample_weight = as_numpy(sample_weight)
+        return super().score(X, as_numpy(y), sample_weight=sample_weight)
 
 
 # tokens -------------------------------------------------------------------------
