@@ -11,10 +11,13 @@ import sys
 
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklearn_relrep
+from sklearn_relrep import StitchedEnsemble
 
 # Small enough for the few-sample datasets of scikit-learn's checks, and quick.
 CHECK_PARAMS = {"n_anchors": 3, "max_epochs": 3, "batch_size": 16, "device": "cpu"}
@@ -37,6 +40,14 @@ def _public_estimator_classes():
 
 
 def _instance(cls):
+    if cls is StitchedEnsemble:
+        # Its members are required; two different ones make the average real.
+        return StitchedEnsemble(
+            [
+                ("linear", LogisticRegression()),
+                ("tree", DecisionTreeClassifier(random_state=0)),
+            ]
+        )
     estimator = cls()
     params = estimator.get_params()
     estimator.set_params(**{k: v for k, v in CHECK_PARAMS.items() if k in params})

@@ -2,7 +2,8 @@
 
 The stitching estimators and what trains them (parameters, the skorch net,
 callbacks, fine-tuning), zero-shot stitching and the stitching matrix, the
-stitched scorer for model selection, and the aligners that map one space onto
+stitched scorer for model selection, the stitching routes (re-anchor,
+translate, ensemble, and the automatic choice among them), and the aligners that map one space onto
 another. Every class and function here is also importable from
 :mod:`sklearn_relrep`; ``PRODUCT_AGGREGATION`` is what ``aggregation="auto"``
 picks for an input of several subspaces of equal width.
@@ -15,10 +16,13 @@ _EXPORTS = {
     "PRODUCT_AGGREGATION": "._base",
     "LinearAligner": "._alignment",
     "ProcrustesAligner": "._alignment",
+    "RouteSelection": "._routes",
+    "StitchedEnsemble": "._ensemble",
     "StitchingClassifier": "._classifier",
     "StitchingRegressor": "._regressor",
     "finetune": "._finetune",
     "make_stitched_scorer": "._model_selection",
+    "select_route": "._routes",
     "stitching_matrix": "._zero_shot",
     "zero_shot_stitch": "._zero_shot",
 }

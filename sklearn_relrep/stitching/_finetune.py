@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from numbers import Integral, Real
 
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
@@ -12,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._compat import Interval, StrOptions, validate_params
 from ._base import BaseStitchingEstimator
 from ._callbacks import TrainOnly
+from ._ensemble import StitchedEnsemble
 
 __all__ = ["FINETUNE_PARTS", "finetune"]
 
@@ -57,9 +59,13 @@ def finetune(
 
     Parameters
     ----------
-    estimator : StitchingClassifier, StitchingRegressor or Pipeline
-        A fitted stitching estimator, or a fitted pipeline ending in one (for
-        example the output of :func:`zero_shot_stitch`).
+    estimator : StitchingClassifier, StitchingRegressor, Pipeline or \
+            StitchedEnsemble
+        A fitted stitching estimator, a fitted pipeline ending in one (the
+        output of :func:`zero_shot_stitch` by any route: a translated pipeline
+        is tuned behind its aligner), or an ensemble of such pipelines
+        (``route="ensemble"``), whose members are each tuned on the same
+        samples.
     X : array-like of shape (n_samples, n_features)
         Target-space samples (raw embeddings when ``estimator`` is a pipeline).
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
@@ -94,6 +100,8 @@ def finetune(
     """
     if isinstance(max_epochs, bool):
         raise ValueError(f"max_epochs must be a positive int; got {max_epochs!r}.")
+    if isinstance(estimator, StitchedEnsemble):
+        return _finetune_members(estimator, X, y, train, max_epochs, lr)
     stitcher = estimator[-1] if isinstance(estimator, Pipeline) else estimator
     if not isinstance(stitcher, BaseStitchingEstimator):
         raise TypeError(
@@ -131,3 +139,26 @@ def finetune(
     finally:
         stitcher.set_params(**{name: original[name] for name in overrides})
     return tuned
+
+
+def _finetune_members(ensemble, X, y, train, max_epochs, lr):
+    """An ensemble of stitched routes, each member fine-tuned on the same samples."""
+    check_is_fitted(ensemble)
+    members = [
+        (
+            name,
+            FrozenEstimator(
+                finetune(
+                    _unfrozen(member), X, y, train=train, max_epochs=max_epochs, lr=lr
+                )
+            ),
+        )
+        for (name, _), member in zip(
+            ensemble.estimators, ensemble.estimators_, strict=True
+        )
+    ]
+    return StitchedEnsemble(members, weights=ensemble.weights).fit(X, y)
+
+
+def _unfrozen(member):
+    return member.estimator if isinstance(member, FrozenEstimator) else member

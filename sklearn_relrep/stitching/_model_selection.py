@@ -14,7 +14,8 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_array
 
 from .._backend import as_numpy
-from ._zero_shot import _relative_step_index, zero_shot_stitch
+from ._routes import ROUTES, relative_step_index
+from ._zero_shot import zero_shot_stitch
 
 __all__ = ["StitchedScorer", "make_stitched_scorer"]
 
@@ -32,12 +33,15 @@ class StitchedScorer:
         The same rows embedded by the other encoder (space B), in the same order.
     scoring : str, callable or None
         The metric, as :func:`sklearn.metrics.check_scoring` accepts it.
+    route : str
+        The stitching route, as :func:`zero_shot_stitch` takes it.
     """
 
-    def __init__(self, X_source, X_target, scoring=None):
+    def __init__(self, X_source, X_target, scoring=None, route="reanchor"):
         self.X_source = X_source
         self.X_target = X_target
         self.scoring = scoring
+        self.route = route
         self._row_index = None
 
     def __getstate__(self):  # the lookup table is rebuilt where it is needed
@@ -95,9 +99,15 @@ class StitchedScorer:
         float
             The score of the re-anchored pipeline on the same rows in space B.
         """
-        relative = estimator.steps[_relative_step_index(estimator)][1]
+        index = relative_step_index(estimator)
+        if index is None:
+            raise ValueError(
+                "The stitched scorer needs pipelines whose first step is a relative "
+                "transformer: its anchors_ say which rows are the anchors."
+            )
+        relative = estimator.steps[index][1]
         anchors = self.X_target[self._rows(relative.anchors_, "the anchors_")]
-        stitched = zero_shot_stitch(estimator, anchors)
+        stitched = zero_shot_stitch(estimator, anchors, route=self.route)
         X_target = self.X_target[self._rows(X, "X")]
         scorer = check_scoring(stitched, scoring=self.scoring)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -106,7 +116,7 @@ class StitchedScorer:
     def __repr__(self) -> str:
         return (
             f"make_stitched_scorer(<{self.X_source.shape[0]} rows>, "
-            f"scoring={self.scoring!r})"
+            f"scoring={self.scoring!r}, route={self.route!r})"
         )
 
 
@@ -115,7 +125,9 @@ def _row_keys(X) -> list[bytes]:
     return [row.tobytes() for row in rows]
 
 
-def make_stitched_scorer(X_source, X_target, *, scoring=None) -> StitchedScorer:
+def make_stitched_scorer(
+    X_source, X_target, *, scoring=None, route: str = "reanchor"
+) -> StitchedScorer:
     """A scorer that rates a pipeline by how well it stitches to another encoder.
 
     Pass it as ``scoring=`` to :class:`~sklearn.model_selection.GridSearchCV`
@@ -123,8 +135,9 @@ def make_stitched_scorer(X_source, X_target, *, scoring=None) -> StitchedScorer:
     than the one that is best in its own space. For each fitted candidate and
     validation fold the scorer
 
-    1. re-anchors the candidate with :func:`~sklearn_relrep.zero_shot_stitch`,
-       using space B's embeddings of the candidate's own anchors, and
+    1. stitches the candidate with :func:`~sklearn_relrep.zero_shot_stitch`
+       (by ``route``: re-anchoring by default), using space B's embeddings of
+       the candidate's own anchors, and
     2. scores the stitched pipeline on space B's embeddings of the fold's
        validation rows.
 
@@ -152,6 +165,10 @@ def make_stitched_scorer(X_source, X_target, *, scoring=None) -> StitchedScorer:
         The metric of the stitched pipeline, as
         :func:`sklearn.metrics.check_scoring` accepts it; ``None`` uses the
         pipeline's ``score`` (accuracy for classifiers, R² for regressors).
+    route : {"reanchor", "translate", "ensemble", "auto"}, default="reanchor"
+        The stitching route each candidate is scored by. The default rates the
+        relative representation itself; ``"auto"`` rates what
+        :func:`~sklearn_relrep.zero_shot_stitch` would deliver by default.
 
     Returns
     -------
@@ -189,4 +206,6 @@ def make_stitched_scorer(X_source, X_target, *, scoring=None) -> StitchedScorer:
             f"{X_target.shape[0]}; they must embed the same samples, in the same "
             "order."
         )
-    return StitchedScorer(X_source, X_target, scoring=scoring)
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
+    return StitchedScorer(X_source, X_target, scoring=scoring, route=route)

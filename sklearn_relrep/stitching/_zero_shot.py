@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 
 from joblib import Parallel, delayed
@@ -11,53 +10,78 @@ from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._routes import ROUTES, relative_step_index, select_route, stitch_by_route
+
 __all__ = ["stitching_matrix", "zero_shot_stitch"]
 
 
-def _relative_step_index(pipeline: Pipeline) -> int:
-    for index, (_, step) in enumerate(pipeline.steps):
-        if hasattr(step, "reanchor"):
-            if index:
-                raise ValueError(
-                    f"The relative step {pipeline.steps[index][0]!r} must be the "
-                    "first step: steps before it were fitted on the training space "
-                    "and cannot be carried to another encoder."
-                )
-            return index
-    raise ValueError(
-        "The pipeline has no relative step (an estimator with a `reanchor` method "
-        "such as RelativeProjector or InvariantProductSpace); absolute "
-        "representations cannot be stitched."
-    )
-
-
-def zero_shot_stitch(estimator: Pipeline, anchors) -> Pipeline:
+def zero_shot_stitch(
+    estimator: Pipeline,
+    anchors,
+    *,
+    route: str = "auto",
+    anchors_A=None,
+    anchor_targets=None,
+    aligner=None,
+    cv: int = 5,
+):
     """Make a pipeline trained on space A predict from encoder B, training nothing.
 
-    The relative step is re-anchored on ``anchors``, B's embeddings of the same
-    anchor samples; every later step (blender, head) is reused as it is. The
-    original pipeline is left unchanged and still works on space A.
+    ``anchors`` are B's embeddings of the same anchor samples that A's model
+    knows (its relative step's ``anchors_``, or ``anchors_A``). The route says
+    how they are used:
+
+    - ``"reanchor"``: the relative step is re-anchored on ``anchors``; every
+      later step (blender, head) is reused as it is.
+    - ``"translate"``: an aligner fitted from B's anchors onto A's
+      (``LinearAligner(alpha="auto")`` unless ``aligner`` says otherwise) is put
+      in front of the unchanged pipeline, under the step name ``"translate"``;
+      any fitted pipeline stitches this way, relative or absolute.
+    - ``"ensemble"``: a :class:`~sklearn_relrep.StitchedEnsemble` averaging the
+      two routes' probabilities (classifiers) or predictions (regressors).
+    - ``"auto"``: the route chosen by :func:`~sklearn_relrep.select_route`,
+      which scores each on held-out anchors; ``"translate"`` for an absolute
+      pipeline, the only route it has.
+
+    The original pipeline is left unchanged and still works on space A.
 
     Parameters
     ----------
     estimator : Pipeline
-        A fitted pipeline whose first step is a relative transformer
+        A fitted pipeline on space A. For ``"reanchor"`` and ``"ensemble"`` its
+        first step is a relative transformer
         (:class:`~sklearn_relrep.RelativeProjector` or
         :class:`~sklearn_relrep.InvariantProductSpace`).
     anchors : array-like of shape (n_anchors, n_features_B)
-        The parallel anchors embedded by encoder B, in the order of the fitted
-        ``anchors_``. ``n_features_B`` may differ from A's width.
+        The parallel anchors embedded by encoder B, in the order of A's anchors.
+        ``n_features_B`` may differ from A's width.
+    route : {"auto", "reanchor", "translate", "ensemble"}, default="auto"
+        How B's space reaches the model.
+    anchors_A : array-like of shape (n_anchors, n_features_A), default=None
+        A's embeddings of the same anchors, needed to translate into an absolute
+        pipeline; a relative pipeline's default is its relative step's
+        ``anchors_``.
+    anchor_targets : array-like of shape (n_anchors,) or (n_anchors, n_targets), \
+            default=None
+        The anchors' true targets, for ``"auto"``; without them, the route is
+        scored against the model's own predictions on A's anchors.
+    aligner : estimator, default=None
+        The translation map, a transformer fitted as
+        ``aligner.fit(anchors, anchors_A)``; ``None`` means
+        ``LinearAligner(alpha="auto")``.
+    cv : int, default=5
+        Folds of anchors that ``"auto"`` holds out in turn.
 
     Returns
     -------
-    Pipeline
-        A fitted pipeline that takes B's embeddings.
+    Pipeline or StitchedEnsemble
+        A fitted model that takes B's embeddings.
 
     Raises
     ------
     ValueError
-        If the pipeline has no leading relative step, or the number of anchors
-        differs from the fitted one.
+        If the route needs a relative step the pipeline lacks, the anchors of
+        the two spaces differ in number, or ``route`` is unknown.
 
     See Also
     --------
@@ -76,7 +100,7 @@ def zero_shot_stitch(estimator: Pipeline, anchors) -> Pipeline:
     >>> model = make_pipeline(RelativeProjector(n_anchors=20, random_state=0),
     ...                       LogisticRegression()).fit(X, y)
     >>> Q = ortho_group.rvs(4, random_state=0)
-    >>> stitched = zero_shot_stitch(model, model[0].anchors_ @ Q)
+    >>> stitched = zero_shot_stitch(model, model[0].anchors_ @ Q, route="reanchor")
     >>> bool((stitched.predict(X @ Q) == model.predict(X)).all())
     True
     """
@@ -84,12 +108,24 @@ def zero_shot_stitch(estimator: Pipeline, anchors) -> Pipeline:
         raise TypeError(
             f"zero_shot_stitch expects a fitted Pipeline, got {type(estimator)!r}."
         )
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
     check_is_fitted(estimator)
-    index = _relative_step_index(estimator)
-    steps = [(name, copy.deepcopy(step)) for name, step in estimator.steps]
-    name, relative = estimator.steps[index]
-    steps[index] = (name, relative.reanchor(anchors))
-    return Pipeline(steps, memory=estimator.memory, verbose=estimator.verbose)
+    if route == "auto":
+        if relative_step_index(estimator) is None:
+            route = "translate"
+        else:
+            route = select_route(
+                estimator,
+                anchors,
+                anchors_A=anchors_A,
+                anchor_targets=anchor_targets,
+                aligner=aligner,
+                cv=cv,
+            ).route
+    return stitch_by_route(
+        estimator, anchors, route, anchors_A=anchors_A, aligner=aligner
+    )
 
 
 def _scores(estimator, X, y) -> dict:
@@ -102,11 +138,13 @@ def _scores(estimator, X, y) -> dict:
     return {"mse": mean_squared_error(y, predictions)}
 
 
-def _score_pair(train_space, test_space, estimator, anchors, X, y) -> dict:
+def _score_pair(train_space, test_space, estimator, anchors, X, y, route) -> dict:
     if train_space == test_space or anchors is None:
         model = estimator
     else:
-        model = zero_shot_stitch(estimator, anchors[test_space])
+        model = zero_shot_stitch(
+            estimator, anchors[test_space], route=route, anchors_A=anchors[train_space]
+        )
     return {
         "train_space": train_space,
         "test_space": test_space,
@@ -120,6 +158,7 @@ def stitching_matrix(
     X_test: Mapping[str, object],
     y_test,
     *,
+    route: str = "auto",
     n_jobs: int | None = None,
 ):
     """Evaluate every train space's model on every test space by zero-shot stitching.
@@ -137,6 +176,10 @@ def stitching_matrix(
         The same test samples embedded in each space.
     y_test : array-like of shape (n_samples,) or (n_samples, n_targets)
         Their targets.
+    route : {"auto", "reanchor", "translate", "ensemble"}, default="auto"
+        The stitching route of every off-diagonal cell, as
+        :func:`zero_shot_stitch` takes it (the train space's entry of
+        ``anchors`` is its ``anchors_A``).
     n_jobs : int or None, default=None
         Number of (train space, test space) pairs evaluated in parallel, through
         :class:`joblib.Parallel`: ``None`` means 1 unless in a
@@ -169,12 +212,16 @@ def stitching_matrix(
     >>> table[["train_space", "test_space"]].values.tolist()
     [['a', 'a'], ['a', 'b'], ['b', 'a'], ['b', 'b']]
     """
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
     if anchors is not None:
         missing = (set(estimators) | set(X_test)) - set(anchors)
         if missing:
             raise ValueError(f"No anchors given for spaces {sorted(missing)}.")
     records = Parallel(n_jobs=n_jobs)(
-        delayed(_score_pair)(train_space, test_space, estimator, anchors, X, y_test)
+        delayed(_score_pair)(
+            train_space, test_space, estimator, anchors, X, y_test, route
+        )
         for train_space, estimator in estimators.items()
         for test_space, X in X_test.items()
     )
