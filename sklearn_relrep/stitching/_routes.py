@@ -90,9 +90,13 @@ def _source_anchors(estimator: Pipeline, anchors, anchors_A):
     return anchors_A
 
 
+def _new_aligner(aligner):
+    """An unfitted copy of the user's aligner, or the default translation map."""
+    return clone(aligner) if aligner is not None else LinearAligner(alpha="auto")
+
+
 def _translate(estimator: Pipeline, anchors, anchors_A, aligner) -> Pipeline:
-    aligner = clone(aligner) if aligner is not None else LinearAligner(alpha="auto")
-    aligner.fit(anchors, anchors_A)
+    aligner = _new_aligner(aligner).fit(anchors, anchors_A)
     if _TRANSLATE_STEP in estimator.named_steps:
         raise ValueError(
             f"The pipeline already has a step named {_TRANSLATE_STEP!r}; rename it "
@@ -161,28 +165,59 @@ class RouteSelection:
 def _held_out_predictions(estimator, anchors, anchors_A, aligner, n_splits):
     """Each candidate's predictions on anchors it did not fit on.
 
-    The translation is refitted without each fold's anchors; the re-anchored
-    model uses every anchor (its relative step needs them all, the head was
-    fitted on A alone).
+    The translation is refitted without each fold's anchors. In a relative
+    pipeline every anchor is also a column of the features, and an anchor
+    matches itself exactly (cosine 1, distance 0) as no other sample does: its
+    own column is replaced by that column's mean over the other anchors, so that
+    held-out anchors are scored like ordinary samples by every route.
     """
-    classifier = is_classifier(estimator)
-    predict = "predict_proba" if classifier else "predict"
-    candidates = {}
-    if relative_step_index(estimator) is not None:
-        candidates["reanchor"] = np.asarray(
-            getattr(reanchor(estimator, anchors), predict)(anchors), dtype=np.float64
+    predict = "predict_proba" if is_classifier(estimator) else "predict"
+    index = relative_step_index(estimator)
+    if index is None:
+        steps, relative = estimator, None
+    else:
+        relative, steps = estimator[0], estimator[1:]
+    splits = list(KFold(n_splits).split(anchors))
+    translated = []
+    for kept, held_out in splits:
+        mapped = (
+            _new_aligner(aligner)
+            .fit(anchors[kept], anchors_A[kept])
+            .transform(anchors[held_out])
         )
-    translated = None
-    for kept, held_out in KFold(n_splits).split(anchors):
-        fold = _translate(estimator, anchors[kept], anchors_A[kept], aligner)
-        values = np.asarray(getattr(fold, predict)(anchors[held_out]), np.float64)
-        if translated is None:
-            translated = np.empty((len(anchors), *values.shape[1:]))
-        translated[held_out] = values
-    candidates["translate"] = translated
-    if "reanchor" in candidates:
-        candidates["ensemble"] = (candidates["reanchor"] + translated) / 2
+        translated.append(relative.transform(mapped) if relative else mapped)
+    order = np.argsort(np.concatenate([held_out for _, held_out in splits]))
+    features = {"translate": np.concatenate(translated)[order]}
+    if relative is not None:
+        features["reanchor"] = relative.reanchor(anchors).transform(anchors)
+        features = {
+            r: _without_self_matches(f, len(anchors)) for r, f in features.items()
+        }
+    candidates = {
+        route: np.asarray(getattr(steps, predict)(values), dtype=np.float64)
+        for route, values in features.items()
+    }
+    if relative is not None:
+        candidates["ensemble"] = (candidates["reanchor"] + candidates["translate"]) / 2
     return candidates
+
+
+def _without_self_matches(features, n_anchors: int):
+    """Relative features of the anchors themselves, each one's own column imputed.
+
+    Row ``i`` is anchor ``i``; in every block of ``n_anchors`` columns (one per
+    similarity), column ``i`` of that row becomes the mean of column ``i`` over
+    the other rows.
+    """
+    features = features.copy()
+    if features.shape[1] % n_anchors:
+        return features
+    rows = np.arange(n_anchors)
+    for start in range(0, features.shape[1], n_anchors):
+        block = np.asarray(features[:, start : start + n_anchors])
+        others = (block.sum(axis=0) - block[rows, rows]) / max(n_anchors - 1, 1)
+        features[rows, start + rows] = others
+    return features
 
 
 def select_route(
