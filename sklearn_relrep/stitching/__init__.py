@@ -1,10 +1,10 @@
 """The stitching wing: decode relative representations, and carry them across spaces.
 
 The stitching estimators and what trains them (parameters, the skorch net,
-callbacks, fine-tuning), zero-shot stitching and the stitching matrix, the
-stitched scorer for model selection, the stitching routes (re-anchor,
-translate, ensemble, and the automatic choice among them), and the aligners that map one space onto
-another. Every class and function here is also importable from
+callbacks, fine-tuning), zero-shot stitching by every route (re-anchor,
+translate, ensemble, and the automatic choice among them), the stitching
+matrix, the stitched scorer for model selection, and the aligners that map one
+space onto another. Every class and function here is also importable from
 :mod:`sklearn_relrep`; ``PRODUCT_AGGREGATION`` is what ``aggregation="auto"``
 picks for an input of several subspaces of equal width.
 """
