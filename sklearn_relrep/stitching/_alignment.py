@@ -108,6 +108,11 @@ class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             The fitted aligner.
         """
         source, target, weights = self._validate_anchors(X, y, sample_weight)
+        names = getattr(y, "columns", None)
+        if names is not None and all(isinstance(name, str) for name in names):
+            self.target_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "target_names_in_"):
+            del self.target_names_in_
         if self._centers():
             self.source_mean_ = np.average(source, axis=0, weights=weights)
             self.target_mean_ = np.average(target, axis=0, weights=weights)
@@ -128,6 +133,27 @@ class _BaseAligner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     @property
     def _n_features_out(self) -> int:
         return self.coef_.shape[1]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: space B's own, when ``y`` had them.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against ``feature_names_in_``; the output names do not
+            depend on it.
+
+        Returns
+        -------
+        ndarray of str objects
+            ``target_names_in_`` when ``y`` was fitted with string column
+            names (the outputs are B's features), else
+            ``["<aligner>0", "<aligner>1", ...]``.
+        """
+        names = super().get_feature_names_out(input_features)
+        if hasattr(self, "target_names_in_"):
+            return self.target_names_in_.copy()
+        return names
 
     def transform(self, X):
         """Map samples of space A into space B.
@@ -205,6 +231,9 @@ class ProcrustesAligner(_BaseAligner):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during :meth:`fit`, when ``X`` has string column
         names.
+    target_names_in_ : ndarray of shape (n_features_out,)
+        Names of space B's features, when ``y`` has string column names; they
+        name the outputs (:meth:`get_feature_names_out`).
 
     See Also
     --------
@@ -292,6 +321,9 @@ class LinearAligner(_BaseAligner):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during :meth:`fit`, when ``X`` has string column
         names.
+    target_names_in_ : ndarray of shape (n_features_out,)
+        Names of space B's features, when ``y`` has string column names; they
+        name the outputs (:meth:`get_feature_names_out`).
 
     See Also
     --------

@@ -95,8 +95,31 @@ def _new_aligner(aligner):
     return clone(aligner) if aligner is not None else LinearAligner(alpha="auto")
 
 
+def _source_rows(rows, source: Pipeline):
+    """``rows`` of space A as the source pipeline reads them.
+
+    A pipeline fitted on named columns gets a DataFrame with those names, so
+    that it reads A's anchors (stored as an array) without a feature-name
+    warning.
+    """
+    names = getattr(source[0], "feature_names_in_", None)
+    if names is None:
+        return rows
+    import pandas as pd  # a source fitted on named columns was fitted on a DataFrame
+
+    return pd.DataFrame(np.asarray(rows), columns=names)
+
+
+def _fitted_aligner(aligner, anchors, anchors_A, source: Pipeline):
+    """The translation map from B's anchors onto A's, fitted; its output is
+    named like the source's input features when those have names."""
+    target = _source_rows(anchors_A, source)
+    fitted = _new_aligner(aligner).fit(anchors, target)
+    return fitted.set_output(transform="pandas") if target is not anchors_A else fitted
+
+
 def _translate(estimator: Pipeline, anchors, anchors_A, aligner) -> Pipeline:
-    aligner = _new_aligner(aligner).fit(anchors, anchors_A)
+    aligner = _fitted_aligner(aligner, anchors, anchors_A, estimator)
     if _TRANSLATE_STEP in estimator.named_steps:
         raise ValueError(
             f"The pipeline already has a step named {_TRANSLATE_STEP!r}; rename it "
@@ -130,7 +153,8 @@ def stitch_by_route(
     if route == "translate":
         return translated
     reanchored = reanchor(estimator, anchors)
-    return _ensemble(reanchored, translated, anchors, estimator.predict(anchors_A))
+    targets = estimator.predict(_source_rows(anchors_A, estimator))
+    return _ensemble(reanchored, translated, anchors, targets)
 
 
 @dataclass(frozen=True)
@@ -149,7 +173,8 @@ class RouteSelection:
         ``"source predictions"``: the source model's own predictions on A's
         anchors stand in for labels.
     n_splits : int
-        Number of folds the anchors were split into.
+        Number of folds the anchors were split into: ``cv``, or the number of
+        anchors when there are fewer.
     log_likelihoods : dict of str to float
         Mean log-probability of the target class per route (classifiers only;
         reported, not used to choose).
@@ -180,11 +205,9 @@ def _held_out_predictions(estimator, anchors, anchors_A, aligner, n_splits):
     splits = list(KFold(n_splits).split(anchors))
     translated = []
     for kept, held_out in splits:
-        mapped = (
-            _new_aligner(aligner)
-            .fit(anchors[kept], anchors_A[kept])
-            .transform(anchors[held_out])
-        )
+        mapped = _fitted_aligner(
+            aligner, anchors[kept], anchors_A[kept], estimator
+        ).transform(anchors[held_out])
         translated.append(relative.transform(mapped) if relative else mapped)
     order = np.argsort(np.concatenate([held_out for _, held_out in splits]))
     features = {"translate": np.concatenate(translated)[order]}
@@ -256,7 +279,8 @@ def select_route(
         The translation map, fitted as ``aligner.fit(anchors_B, anchors_A)``;
         ``None`` means ``LinearAligner(alpha="auto")``.
     cv : int, default=5
-        Number of folds, at most the number of anchors.
+        Number of folds; with fewer anchors than ``cv``, each anchor is held
+        out on its own (leave-one-out).
 
     Returns
     -------
@@ -280,20 +304,24 @@ def select_route(
     """
     anchors = np.asarray(anchors)
     anchors_A = np.asarray(_source_anchors(estimator, anchors, anchors_A))
-    if not isinstance(cv, int) or isinstance(cv, bool) or not 2 <= cv <= len(anchors):
+    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 2:
+        raise ValueError(f"cv must be an int of at least 2; got {cv!r}.")
+    if len(anchors) < 2:
         raise ValueError(
-            f"cv must be an int from 2 to the number of anchors ({len(anchors)}); "
-            f"got {cv!r}."
+            f"Choosing a route holds anchors out, which needs at least 2 anchors; "
+            f"got {len(anchors)}. Pass an explicit route."
         )
+    n_splits = min(cv, len(anchors))
     if anchor_targets is None:
-        targets, criterion = estimator.predict(anchors_A), "source predictions"
+        targets = estimator.predict(_source_rows(anchors_A, estimator))
+        criterion = "source predictions"
     else:
         targets, criterion = np.asarray(anchor_targets), "anchor targets"
         if len(targets) != len(anchors):
             raise ValueError(
                 f"anchor_targets has {len(targets)} rows for {len(anchors)} anchors."
             )
-    candidates = _held_out_predictions(estimator, anchors, anchors_A, aligner, cv)
+    candidates = _held_out_predictions(estimator, anchors, anchors_A, aligner, n_splits)
     if is_classifier(estimator):
         scores, log_likelihoods = _classification_scores(
             candidates, targets, estimator.classes_
@@ -306,7 +334,7 @@ def select_route(
         }
         log_likelihoods = {}
     best = max(_CANDIDATES, key=lambda route: scores.get(route, -np.inf))
-    return RouteSelection(best, scores, criterion, cv, log_likelihoods)
+    return RouteSelection(best, scores, criterion, n_splits, log_likelihoods)
 
 
 def _classification_scores(candidates, targets, classes):

@@ -316,3 +316,16 @@ def test_sparse_target_space_is_rejected_with_the_fix(Aligner):
     A, B, _ = _weighted_anchors()
     with pytest.raises(TypeError, match=r"y is a sparse .*pass y.toarray\(\)"):
         Aligner().fit(A, scipy.sparse.csr_matrix(B))
+
+
+@pytest.mark.parametrize("Aligner", [LinearAligner, ProcrustesAligner])
+def test_outputs_are_named_after_the_target_spaces_columns(Aligner):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    source = rng.normal(size=(20, 3))
+    target = pd.DataFrame(rng.normal(size=(20, 3)), columns=["u", "v", "w"])
+    aligner = Aligner().fit(source, target)
+    assert list(aligner.get_feature_names_out()) == ["u", "v", "w"]
+    prefix = type(aligner).__name__.lower()
+    refitted = aligner.fit(source, target.to_numpy())
+    assert list(refitted.get_feature_names_out()) == [f"{prefix}{i}" for i in range(3)]

@@ -42,7 +42,9 @@ def test_scorer_maps_fold_rows_and_anchor_rows_to_the_other_space(spaces):
     model = _pipeline(similarity="cosine").fit(X_a[train], y[train])
     # inside a fold, anchor_indices_ count the fold's training rows
     anchors_b = X_b[train[model[0].anchor_indices_]]
-    expected = zero_shot_stitch(model, anchors_b).score(X_b[valid], y[valid])
+    expected = zero_shot_stitch(model, anchors_b, route="reanchor").score(
+        X_b[valid], y[valid]
+    )
     scorer = make_stitched_scorer(X_a, X_b)
     assert scorer(model, X_a[valid], y[valid]) == pytest.approx(expected)
     # not the in-domain score
@@ -105,7 +107,7 @@ def test_scorer_accepts_explicit_anchors_taken_from_x(spaces):
         RelativeProjector("cosine", anchors=X_a[rows]),
         LogisticRegression(max_iter=1000),
     ).fit(X_a, y)
-    expected = zero_shot_stitch(model, X_b[rows]).score(X_b, y)
+    expected = zero_shot_stitch(model, X_b[rows], route="reanchor").score(X_b, y)
     assert make_stitched_scorer(X_a, X_b)(model, X_a, y) == pytest.approx(expected)
 
 
@@ -124,5 +126,5 @@ def test_scorer_errors(spaces):
     scorer = make_stitched_scorer(duplicated, other)
     with pytest.raises(ValueError, match="not parallel"):
         scorer(model, X_a[:1], y[:1])
-    with pytest.raises(ValueError, match="no relative step"):
+    with pytest.raises(ValueError, match="needs pipelines whose first step is a rel"):
         scorer(make_pipeline(LogisticRegression()).fit(X_a, y), X_a, y)

@@ -317,3 +317,31 @@ def test_ensemble_members_must_agree_on_their_task_and_classes():
             [("a", LogisticRegression()), ("b", clone(LogisticRegression()))],
             weights=[1.0, -1.0],
         ).fit(X, y)
+
+
+def test_auto_holds_out_one_anchor_at_a_time_when_there_are_fewer_than_cv(space_a):
+    X, y = space_a
+    model = _classifier(X, y, n_anchors=4)
+    anchors_b = _affine(X)[model[0].anchor_indices_]
+    selection = select_route(model, anchors_b, cv=5)
+    assert selection.n_splits == 4
+    with pytest.raises(ValueError, match="at least 2 anchors"):
+        select_route(model, anchors_b[:1], anchors_A=model[0].anchors_[:1])
+
+
+def test_a_pipeline_fitted_on_named_columns_is_translated_without_warnings(
+    space_a, recwarn
+):
+    pd = pytest.importorskip("pandas")
+    X, y = space_a
+    A = pd.DataFrame(X, columns=[f"a{i}" for i in range(N_FEATURES)])
+    B = pd.DataFrame(_affine(X), columns=[f"b{i}" for i in range(N_FEATURES)])
+    model = _classifier(A, y)
+    anchors_b = B.iloc[model[0].anchor_indices_]
+    for route in ("translate", "ensemble", "auto"):
+        zero_shot_stitch(model, anchors_b, route=route).predict(B)
+    translated = zero_shot_stitch(model, anchors_b, route="translate")
+    aligner = translated.named_steps["translate"]
+    assert list(aligner.get_feature_names_out()) == list(A.columns)
+    assert list(aligner.transform(B.iloc[:3]).columns) == list(A.columns)
+    assert not [w for w in recwarn if "feature names" in str(w.message)]

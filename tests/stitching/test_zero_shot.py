@@ -75,7 +75,7 @@ def test_zero_shot_stitch_to_a_wider_isometric_space(spaces, model):
     before = _weights(model)
     predictions_a = model.predict(X_a)
     anchors_b = X_b[model[0].anchor_indices_]
-    stitched = zero_shot_stitch(model, anchors_b)
+    stitched = zero_shot_stitch(model, anchors_b, route="reanchor")
     assert stitched[0].n_features_in_ == 80
     agreement = (stitched.predict(X_b) == predictions_a).mean()
     assert agreement > 0.99
@@ -89,9 +89,13 @@ def test_zero_shot_stitch_to_a_wider_isometric_space(spaces, model):
 def test_zero_shot_stitch_errors(spaces, model):
     X_a, X_b, y = spaces
     with pytest.raises(ValueError, match="31 anchors"):
+        zero_shot_stitch(model, X_b[:31], route="reanchor")
+    with pytest.raises(ValueError, match="31 rows but anchors_A has 32"):
         zero_shot_stitch(model, X_b[:31])
     absolute = Pipeline([("stitcher", StitchingClassifier(max_epochs=1))]).fit(X_a, y)
-    with pytest.raises(ValueError, match="no relative step"):
+    with pytest.raises(ValueError, match="route='reanchor' needs a pipeline whose"):
+        zero_shot_stitch(absolute, X_b[:32], route="reanchor")
+    with pytest.raises(ValueError, match="pass anchors_A="):
         zero_shot_stitch(absolute, X_b[:32])
     scaled_first = Pipeline(
         [
