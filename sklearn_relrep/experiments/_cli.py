@@ -154,7 +154,7 @@ def _options() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="parallel stitching runs through joblib, at most one per CPU core "
-        "(default 1; -1: one per core); inside joblib.parallel_backend('dask'), "
+        "(default -1: one per core); inside joblib.parallel_backend('dask'), "
         "say, they go to that backend",
     )
     options.add_argument(

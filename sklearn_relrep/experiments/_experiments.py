@@ -19,8 +19,8 @@ from ._figures import (
 from ._invariance_section import invariance_section
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods
 from ._report import bar_chart, format_mean_std, pyplot, summarize
+from ._routes_section import main_records, route_section
 from ._stitching_experiment import relative_pair, run_stitching, stitch_to
-from ._targets import attention_targets
 
 __all__ = ["EXPERIMENT_FUNCTIONS"]
 
@@ -33,6 +33,7 @@ def _head(settings) -> dict:
 
 
 DEFAULT_PRODUCT = f"product/{PRODUCT_AGGREGATION}"
+ATTENTION = "product/attention"
 
 
 def _cross_mean(records: pd.DataFrame, metric: str) -> pd.Series:
@@ -56,7 +57,8 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
     summaries = []
     for key in domains:
         domain = get_domain(key)
-        records = run_stitching(
+        n_train = len(domain.y_train)
+        all_records = run_stitching(
             domain,
             default_methods(),
             seeds=settings.seeds,
@@ -65,7 +67,12 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
             head=_head(settings),
             progress=progress,
             n_jobs=settings.n_jobs,
+            with_routes=True,
+            anchor_sweep=tuple(k for k in settings.anchor_sweep if k <= n_train),
+            swept=("absolute", DEFAULT_PRODUCT),
         )
+        report.records(all_records, f"{key}_stitching_records")
+        records = main_records(all_records, settings.n_anchors)
         table = format_mean_std(summarize(records, "accuracy"))
         report.heading(domain.name, 3)
         report.table(table)
@@ -103,13 +110,24 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
         verdicts = [
             _verdict(_cross_mean(records, "accuracy")),
             _against_baseline(records),
-            attention_targets(records),
+            _attention_standing(records, "accuracy"),
         ]
         for verdict in filter(None, verdicts):
             report.text(verdict)
         verdict = "\n".join(filter(None, verdicts))
         title = f"Zero-shot stitching accuracy, {domain.name}"
         summaries.append(f"{title}\n{table.to_string()}\n{verdict}")
+        summaries.append(
+            route_section(
+                all_records,
+                metric="accuracy",
+                n_anchors=settings.n_anchors,
+                report=report,
+                key=key,
+                title=domain.name,
+                sweep=len(set(all_records["n_anchors"])) > 1,
+            )
+        )
         summaries.append(
             invariance_section(
                 domain, records, settings=settings, device=device, report=report
@@ -137,6 +155,19 @@ def _against_baseline(records: pd.DataFrame) -> str:
             if worse
             else "; it is at least as good on every pair."
         )
+    )
+
+
+def _attention_standing(records: pd.DataFrame, metric: str) -> str:
+    """Where the attention blender stands against the default product."""
+    cross = _cross_mean(records, metric)
+    if ATTENTION not in cross or DEFAULT_PRODUCT not in cross:
+        return ""
+    return (
+        f"The attention blender ({ATTENTION}) scores {cross[ATTENTION]:.4g} on the "
+        f"mean over cross pairs, against {cross[DEFAULT_PRODUCT]:.4g} for the "
+        f"default {DEFAULT_PRODUCT}; it is kept for the fine-tuning of its Q/K/V, "
+        "not as the default."
     )
 
 
@@ -317,30 +348,45 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
     )
     domain = get_domain("vision-ae")
     methods = default_methods(logistic_baseline=False)
-    records = run_stitching(
+    head = _head(settings)
+    if settings.reconstruction_epochs is not None:
+        head = {**head, "max_epochs": settings.reconstruction_epochs}
+    all_records = run_stitching(
         domain,
         methods,
         seeds=settings.seeds,
         n_anchors=settings.n_anchors,
         device=device,
-        head=_head(settings),
+        head=head,
         progress=progress,
         label="reconstruction",
         n_jobs=settings.n_jobs,
+        with_routes=True,
     )
+    report.records(all_records, "reconstruction_records")
+    records = main_records(all_records, settings.n_anchors)
     table = format_mean_std(summarize(records, "mse"), digits=4)
     report.table(table)
     report.text(_verdict(_cross_mean(records, "mse"), higher_is_better=False))
-    report.text(attention_targets(records, "mse"))
+    report.text(_attention_standing(records, "mse"))
     report.figure(
-        _reconstruction_grid(domain, methods, settings, device),
+        _reconstruction_grid(domain, methods, settings, device, head),
         "reconstruction_grid",
         "reconstructions",
     )
-    return f"Reconstruction MSE, {domain.name}\n{table.to_string()}"
+    routes = route_section(
+        all_records,
+        metric="mse",
+        n_anchors=settings.n_anchors,
+        report=report,
+        key="reconstruction",
+        title=domain.name,
+        sweep=False,
+    )
+    return f"Reconstruction MSE, {domain.name}\n{table.to_string()}\n\n{routes}"
 
 
-def _reconstruction_grid(domain, methods, settings, device):
+def _reconstruction_grid(domain, methods, settings, device, head):
     plt = pyplot()
     names = list(domain.spaces)
     source, target = names[0], names[-1]
@@ -352,7 +398,7 @@ def _reconstruction_grid(domain, methods, settings, device):
             n_anchors=settings.n_anchors,
             seed=settings.seeds[0],
             device=device,
-            head=_head(settings),
+            head=head,
         )
         model.fit(domain.spaces[source].train, domain.y_train)
         stitched = stitch_to(model, method, domain, target)

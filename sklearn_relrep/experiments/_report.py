@@ -119,6 +119,10 @@ class Report:
     def table(self, frame: pd.DataFrame) -> None:
         self._lines += [_markdown_table(frame), ""]
 
+    def records(self, frame: pd.DataFrame, name: str) -> None:
+        """Save the tidy records behind the tables as ``name.csv``."""
+        frame.to_csv(self._staging / f"{name}.csv", index=False)
+
     def figure(self, figure, name: str, caption: str) -> Path:
         """Save ``figure`` as ``name.png``; return where :meth:`write` puts it."""
         plt = pyplot()

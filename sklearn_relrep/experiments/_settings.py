@@ -45,8 +45,12 @@ class Settings:
     max_epochs: int | None  # None: the estimators' default
     finetune_sizes: tuple[int, ...]
     finetune_epochs: int
+    # Anchor counts of the route sweep (those above the training size are left out)
+    anchor_sweep: tuple[int, ...] = ()
+    # Epoch cap of the reconstruction decoders (None: the estimators' default)
+    reconstruction_epochs: int | None = None
     # joblib workers for the stitching runs (seeds x methods x sources); -1: all
-    n_jobs: int = 1
+    n_jobs: int = -1
 
 
 SIZES = {
@@ -61,6 +65,8 @@ SIZES = {
         max_epochs=None,
         finetune_sizes=(10, 50, 200),
         finetune_epochs=20,
+        anchor_sweep=(30, 100, 300, 1000),
+        reconstruction_epochs=20,
     ),
     "quick": Settings(
         seeds=(0, 1),
@@ -73,6 +79,7 @@ SIZES = {
         max_epochs=10,
         finetune_sizes=(10, 50),
         finetune_epochs=10,
+        anchor_sweep=(30, 100),
     ),
     "smoke": Settings(
         seeds=(0,),

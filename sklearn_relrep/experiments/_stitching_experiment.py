@@ -7,7 +7,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .. import stitching_matrix, zero_shot_stitch
+from .. import (
+    ProcrustesAligner,
+    RelativeProjector,
+    select_route,
+    stitching_matrix,
+    zero_shot_stitch,
+)
 from ._domains import Domain, Space
 from ._methods import Method
 
@@ -21,7 +27,7 @@ def stitch_to(model, method: Method, domain: Domain, target: str):
         width = model[-1].n_features_in_
         return model if space.test.shape[1] == width else None
     anchors = space.train[model[0].anchor_indices_]
-    return zero_shot_stitch(model, anchors)
+    return zero_shot_stitch(model, anchors, route="reanchor")
 
 
 def relative_pair(relative, source: Space, target: Space):
@@ -43,43 +49,109 @@ def relative_pair(relative, source: Space, target: Space):
     )
 
 
-def _run_one(domain: Domain, method: Method, source: str, seed: int, **build):
-    """Fit ``method`` on ``source`` with ``seed``; records for every target space."""
-    model = method.build(task=domain.task, seed=seed, **build)
-    model.fit(domain.spaces[source].train, domain.y_train)
-    if method.is_relative:
-        anchors = {
-            target: space.train[model[0].anchor_indices_]
-            for target, space in domain.spaces.items()
-        }
-        readable = domain.spaces
-    else:  # absolute features: only the spaces of the source's width
-        anchors = None
-        width = model[-1].n_features_in_
-        readable = {t: s for t, s in domain.spaces.items() if s.test.shape[1] == width}
+# The row label of a model used as it is (the absolute baseline on its own width).
+AS_IS = "none"
+AUTO, AUTO_LABELS = "auto", "auto (anchor labels)"
+PROCRUSTES = "translate (Procrustes)"
+
+
+def anchor_rows(domain: Domain, source: str, *, n_anchors: int, seed: int):
+    """The training rows a relative method with ``seed`` draws as its anchors."""
+    train = domain.spaces[source].train
+    return (
+        RelativeProjector(n_anchors=n_anchors, random_state=seed)
+        .fit(train)
+        .anchor_indices_
+    )
+
+
+def _routes_of(method: Method, with_routes: bool) -> tuple[str, ...]:
+    """The routes a method is scored by; the first one also scores the diagonal."""
+    if not method.is_relative:
+        return (AS_IS, "translate", PROCRUSTES) if with_routes else (AS_IS,)
+    if method.is_single or not with_routes:
+        return ("reanchor",)
+    return ("reanchor", "translate", "ensemble", AUTO, AUTO_LABELS)
+
+
+def _route_scores(domain, model, method, source, target, route, rows) -> dict:
+    """Scores of ``model`` (fitted on ``source``) on ``target`` by ``route``;
+    ``auto`` also records the route it picked."""
+    spaces = domain.spaces
+    width = model[-1].n_features_in_
+    if (
+        route == AS_IS
+        and not method.is_relative
+        and spaces[target].test.shape[1] != width
+    ):
+        return {}
+    anchors = {name: spaces[name].train[rows] for name in (source, target)}
+    options, extra = {}, {}
+    if route in (AUTO, AUTO_LABELS):
+        if route == AUTO_LABELS:
+            options["anchor_targets"] = domain.y_train[rows]
+        pick = select_route(
+            model, anchors[target], anchors_A=anchors[source], **options
+        )
+        route, extra = AUTO, {"auto_pick": pick.route}
+    elif route == PROCRUSTES:
+        route, options = "translate", {"aligner": ProcrustesAligner()}
     table = stitching_matrix(
         {source: model},
-        anchors,
-        {target: space.test for target, space in readable.items()},
+        None if route == AS_IS else anchors,
+        {target: spaces[target].test},
         domain.y_test,
+        route="auto" if route == AS_IS else route,
         n_jobs=1,
+        **options,
     )
-    scores = {
-        row.pop("test_space"): row
-        for row in table.drop(columns="train_space").to_dict("records")
-    }
-    return [
-        dict(
-            domain=domain.name,
-            method=method.name,
-            train=source,
-            test=target,
-            pair=f"{source}→{target}",
-            seed=seed,
-            **scores.get(target, {}),
+    row = table.drop(columns=["train_space", "test_space"]).to_dict("records")[0]
+    return {**row, **extra}
+
+
+def _run_one(domain, method, source, seed, *, anchor_counts, with_routes, **build):
+    """Fit ``method`` on ``source`` with ``seed``; records for every target space,
+    route and anchor count.
+
+    A relative method is fitted with its one anchor count; the absolute
+    baseline's head does not depend on the anchors and is fitted once, then
+    translated with each count's anchors.
+    """
+    main = anchor_counts[0]
+    model = method.build(task=domain.task, seed=seed, n_anchors=main, **build)
+    model.fit(domain.spaces[source].train, domain.y_train)
+    records = []
+    for n_anchors in anchor_counts:
+        rows = (
+            model[0].anchor_indices_
+            if method.is_relative
+            else anchor_rows(domain, source, n_anchors=n_anchors, seed=seed)
         )
-        for target in domain.spaces
-    ]
+        routes = _routes_of(method, with_routes)
+        if n_anchors != main:
+            routes = tuple(route for route in routes if route != AS_IS)
+        for route in routes:
+            for target in domain.spaces:
+                if target == source and (route != routes[0] or n_anchors != main):
+                    continue
+                scored_by = AS_IS if target == source else route
+                scores = _route_scores(
+                    domain, model, method, source, target, scored_by, rows
+                )
+                records.append(
+                    dict(
+                        domain=domain.name,
+                        method=method.name,
+                        route=route,
+                        n_anchors=n_anchors,
+                        train=source,
+                        test=target,
+                        pair=f"{source}→{target}",
+                        seed=seed,
+                        **scores,
+                    )
+                )
+    return records
 
 
 def run_stitching(
@@ -93,6 +165,9 @@ def run_stitching(
     progress: bool = True,
     label: str = "stitching",
     n_jobs: int = 1,
+    with_routes: bool = False,
+    anchor_sweep: tuple[int, ...] = (),
+    swept: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Every method × train space × test space × seed, as tidy records.
 
@@ -101,17 +176,38 @@ def run_stitching(
     backend (dask, ray, spark) takes them; each run is seeded by its own seed
     only, so the records do not depend on ``n_jobs``.
 
+    With ``with_routes``, the absolute baseline is also translated (by the
+    default ``LinearAligner(alpha="auto")`` and by ``ProcrustesAligner``) and
+    each product method is also stitched by translation, by the ensemble and by
+    the automatic choice (label-free, and with the anchors' labels). The
+    methods named in ``swept`` are also run with each anchor count of
+    ``anchor_sweep``, with every route.
+
     Returns
     -------
     DataFrame
-        Columns ``domain, method, train, test, pair, seed`` and the scores
-        (``accuracy`` and ``macro_f1``, or ``mse``).
+        Columns ``domain, method, route, n_anchors, train, test, pair, seed``,
+        the scores (``accuracy`` and ``macro_f1``, or ``mse``) and, for the
+        ``auto`` routes, ``auto_pick``. The diagonal (a model on its own
+        space) is recorded once per model, under its first route.
     """
-    jobs = [(m, a, s) for s in seeds for m in methods for a in domain.spaces]
-    build = dict(n_anchors=n_anchors, device=device, head=head)
+    others = tuple(k for k in anchor_sweep if k != n_anchors)
+    jobs = []
+    for seed in seeds:
+        for method in methods:
+            counts = [(n_anchors,)]
+            if method.name in swept:
+                if method.is_relative:
+                    counts += [(k,) for k in others]
+                else:
+                    counts = [(n_anchors, *others)]
+            jobs += [
+                (method, source, seed, c) for c in counts for source in domain.spaces
+            ]
+    build = dict(device=device, head=head, with_routes=with_routes)
     runs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_run_one)(domain, method, source, seed, **build)
-        for method, source, seed in jobs
+        delayed(_run_one)(domain, method, source, seed, anchor_counts=counts, **build)
+        for method, source, seed, counts in jobs
     )
     records = []
     for run in tqdm(

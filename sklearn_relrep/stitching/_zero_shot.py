@@ -138,12 +138,12 @@ def _scores(estimator, X, y) -> dict:
     return {"mse": mean_squared_error(y, predictions)}
 
 
-def _score_pair(train_space, test_space, estimator, anchors, X, y, route) -> dict:
+def _score_pair(train_space, test_space, estimator, anchors, X, y, stitch) -> dict:
     if train_space == test_space or anchors is None:
         model = estimator
     else:
         model = zero_shot_stitch(
-            estimator, anchors[test_space], route=route, anchors_A=anchors[train_space]
+            estimator, anchors[test_space], anchors_A=anchors[train_space], **stitch
         )
     return {
         "train_space": train_space,
@@ -159,6 +159,8 @@ def stitching_matrix(
     y_test,
     *,
     route: str = "auto",
+    anchor_targets=None,
+    aligner=None,
     n_jobs: int | None = None,
 ):
     """Evaluate every train space's model on every test space by zero-shot stitching.
@@ -180,6 +182,13 @@ def stitching_matrix(
         The stitching route of every off-diagonal cell, as
         :func:`zero_shot_stitch` takes it (the train space's entry of
         ``anchors`` is its ``anchors_A``).
+    anchor_targets : array-like of shape (n_anchors,) or (n_anchors, n_targets), \
+            default=None
+        The anchors' true targets, for ``route="auto"`` (see
+        :func:`zero_shot_stitch`).
+    aligner : estimator, default=None
+        The translation map of the ``"translate"`` and ``"ensemble"`` routes;
+        ``None`` means ``LinearAligner(alpha="auto")``.
     n_jobs : int or None, default=None
         Number of (train space, test space) pairs evaluated in parallel, through
         :class:`joblib.Parallel`: ``None`` means 1 unless in a
@@ -218,9 +227,10 @@ def stitching_matrix(
         missing = (set(estimators) | set(X_test)) - set(anchors)
         if missing:
             raise ValueError(f"No anchors given for spaces {sorted(missing)}.")
+    stitch = dict(route=route, anchor_targets=anchor_targets, aligner=aligner)
     records = Parallel(n_jobs=n_jobs)(
         delayed(_score_pair)(
-            train_space, test_space, estimator, anchors, X, y_test, route
+            train_space, test_space, estimator, anchors, X, y_test, stitch
         )
         for train_space, estimator in estimators.items()
         for test_space, X in X_test.items()
