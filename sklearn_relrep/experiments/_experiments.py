@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .. import finetune
@@ -276,54 +277,19 @@ def finetune_experiment(
         "or every parameter. Cells: target test accuracy."
     )
     method = Method("product/attention", SINGLE_SIMILARITIES, "attention")
-    records = []
+    jobs = []
     for key in domains:
         domain = get_domain(key)
         names = list(domain.spaces)
         pairs = [(names[0], b) for b in names[1:]] + [(names[1], names[0])]
-        for (a, b), seed in tqdm(
-            [(p, s) for p in pairs for s in settings.seeds],
-            desc=f"finetune {domain.name}",
-            disable=not progress,
-        ):
-            model = method.build(
-                task="classification",
-                n_anchors=settings.n_anchors,
-                seed=seed,
-                device=device,
-                head=_head(settings),
-            )
-            model.fit(domain.spaces[a].train, domain.y_train)
-            target = domain.spaces[b]
-            stitched = stitch_to(model, method, domain, b)
-            base = dict(domain=domain.name, pair=f"{a}→{b}", seed=seed)
-            records.append(
-                dict(
-                    base,
-                    method=ZERO_SHOT,
-                    n_labelled=0,
-                    accuracy=stitched.score(target.test, domain.y_test),
-                )
-            )
-            rng = np.random.RandomState(seed)
-            for n in settings.finetune_sizes:
-                rows = rng.choice(len(target.train), n, replace=False)
-                for part, label in FINETUNE_MODES.items():
-                    tuned = finetune(
-                        stitched,
-                        target.train[rows],
-                        domain.y_train[rows],
-                        train=part,
-                        max_epochs=settings.finetune_epochs,
-                    )
-                    records.append(
-                        dict(
-                            base,
-                            method=label,
-                            n_labelled=n,
-                            accuracy=tuned.score(target.test, domain.y_test),
-                        )
-                    )
+        jobs += [(domain, pair, seed) for pair in pairs for seed in settings.seeds]
+    runs = Parallel(n_jobs=settings.n_jobs, return_as="generator")(
+        delayed(_finetune_one)(domain, method, pair, seed, settings, device)
+        for domain, pair, seed in jobs
+    )
+    records = []
+    for run in tqdm(runs, total=len(jobs), desc="finetune", disable=not progress):
+        records.extend(run)
     records = pd.DataFrame.from_records(records)
     records["setting"] = records["method"] + " N=" + records["n_labelled"].astype(str)
     table = format_mean_std(
@@ -336,6 +302,50 @@ def finetune_experiment(
         "accuracy against the number of labelled target samples",
     )
     return f"Fine-tuning at stitching time (accuracy)\n{table.to_string()}"
+
+
+def _finetune_one(domain, method, pair, seed, settings, device) -> list[dict]:
+    """Zero-shot, then each fine-tuning mode and size, for one pair and seed."""
+    a, b = pair
+    model = method.build(
+        task="classification",
+        n_anchors=settings.n_anchors,
+        seed=seed,
+        device=device,
+        head=_head(settings),
+    )
+    model.fit(domain.spaces[a].train, domain.y_train)
+    target = domain.spaces[b]
+    stitched = stitch_to(model, method, domain, b)
+    base = dict(domain=domain.name, pair=f"{a}→{b}", seed=seed)
+    records = [
+        dict(
+            base,
+            method=ZERO_SHOT,
+            n_labelled=0,
+            accuracy=stitched.score(target.test, domain.y_test),
+        )
+    ]
+    rng = np.random.RandomState(seed)
+    for n in settings.finetune_sizes:
+        rows = rng.choice(len(target.train), n, replace=False)
+        for part, label in FINETUNE_MODES.items():
+            tuned = finetune(
+                stitched,
+                target.train[rows],
+                domain.y_train[rows],
+                train=part,
+                max_epochs=settings.finetune_epochs,
+            )
+            records.append(
+                dict(
+                    base,
+                    method=label,
+                    n_labelled=n,
+                    accuracy=tuned.score(target.test, domain.y_test),
+                )
+            )
+    return records
 
 
 def reconstruction(*, get_domain, domains, settings, device, report, progress) -> str:

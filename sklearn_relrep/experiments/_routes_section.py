@@ -46,8 +46,8 @@ def route_table(records: pd.DataFrame, metric: str, n_anchors: int) -> pd.DataFr
     order = list(dict.fromkeys(cross["row"]))
     means, stds = means.reindex(order), stds.reindex(order)
     worst = means.min(axis=1) if metric != "mse" else means.max(axis=1)
-    table = format_mean_std(pd.concat({"mean": means, "std": stds}, axis=1))
     digits = 4 if metric == "mse" else 3
+    table = format_mean_std(pd.concat({"mean": means, "std": stds}, axis=1), digits)
     table["mean over pairs"] = means.mean(axis=1).map(f"{{:.{digits}f}}".format)
     table["worst pair"] = worst.map(f"{{:.{digits}f}}".format)
     return table.rename_axis(f"{metric}, {n_anchors} anchors")
