@@ -191,6 +191,61 @@ def stitching_tables(sections: list[Section]) -> list[Stitching]:
     return found
 
 
+@dataclass
+class Routes:
+    """The report's route comparison of one domain (``### Stitching routes: X``)."""
+
+    name: str
+    verdict: str
+    routes: Table
+    sweep: Table | None
+
+
+def route_tables(sections: list[Section]) -> list[Routes]:
+    """Every "Stitching routes" section of the report, in report order."""
+    found = []
+    for section in sections:
+        if not section.title.startswith("Stitching routes: ") or not section.tables:
+            continue
+        routes = section.tables[0]
+        if "mean over pairs" not in routes.header:
+            raise ValueError(
+                f"the route table of {section.title!r} has no 'mean over pairs' "
+                "column; the report's format changed, so docs/_results_summary.py "
+                "needs updating."
+            )
+        sweep = next(
+            (t for t in section.tables[1:] if t.header[0].endswith("by anchors")), None
+        )
+        verdict = next(
+            (line for line in section.text if line.startswith("Best route")), ""
+        )
+        name = section.title.removeprefix("Stitching routes: ")
+        found.append(Routes(name, verdict, routes, sweep))
+    return found
+
+
+def _routes_summary(routes: Routes) -> list[str]:
+    title = f"Routes: {routes.name}"
+    lines = [title, "~" * len(title), ""]
+    if routes.verdict:
+        lines += [routes.verdict, ""]
+    header = routes.routes.header
+    mean, worst = header.index("mean over pairs"), header.index("worst pair")
+    rows = [[f"``{row[0]}``", row[mean], row[worst]] for row in routes.routes.rows]
+    lines += _list_table(["model · route", "mean over pairs", "worst pair"], rows)
+    if routes.sweep is not None:
+        lines += [
+            "By number of anchors (mean over pairs, ± std over seeds):",
+            "",
+        ]
+        lines += _list_table(
+            ["model · route", *routes.sweep.header[1:]],
+            [[f"``{row[0]}``", *row[1:]] for row in routes.sweep.rows],
+        )
+    return lines
+
+
 def kernel_costs(text: str) -> dict[str, str]:
     """Similarity -> float32 time relative to a matmul, from the benchmark table."""
     for section in parse_markdown(text):
@@ -319,6 +374,8 @@ def render(report_text: str, benchmark_text: str = "") -> str:
     ]
     for domain in domains:
         lines += _domain_summary(domain)
+    for routes in route_tables(parse_markdown(report_text)):
+        lines += _routes_summary(routes)
     costs = kernel_costs(benchmark_text)
     if costs:
         lines += [

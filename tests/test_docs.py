@@ -534,3 +534,34 @@ def test_committed_report_and_its_figures_match():
     shown = set(re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", report))
     assert shown, "the report shows no figure"
     assert shown == {path.name for path in results.glob("*.png")}
+
+
+def test_results_summary_copies_each_domains_routes_and_sweep(results_summary):
+    report = """
+## Zero-shot stitching
+### toy
+| method | a→a | a→b |
+|---|---|---|
+| cosine | 0.900 ± 0.010 | 0.700 ± 0.010 |
+
+### Stitching routes: toy
+
+Best route on the mean over pairs with 300 anchors: absolute · translate (0.95).
+
+| accuracy, 300 anchors | a→b | mean over pairs | worst pair |
+|---|---|---|---|
+| absolute · translate | 0.950 ± 0.010 | 0.950 | 0.950 |
+| product/weighted · auto | 0.900 ± 0.010 | 0.900 | 0.900 |
+
+| accuracy (mean over pairs) by anchors | 30 | 300 |
+|---|---|---|
+| absolute · translate | 0.700 ± 0.010 | 0.950 ± 0.010 |
+"""
+    text = results_summary.render(report)
+    assert "Routes: toy" in text
+    assert "Best route on the mean over pairs with 300 anchors" in text
+    assert "   * - ``product/weighted · auto``\n     - 0.900\n     - 0.900" in text
+    assert "     - 30\n     - 300" in text
+    broken = report.replace("mean over pairs |", "average |")
+    with pytest.raises(ValueError, match="no 'mean over pairs' column"):
+        results_summary.render(broken)
