@@ -50,6 +50,7 @@ SCIPY_METRIC = {"euclidean": "euclidean", "l1": "cityblock", "linf": "chebyshev"
 # The estimators' default: at 1024 rows the output block of one chunk stays in
 # cache for the element-wise epilogues (normalise, sqrt), which matters in float64.
 BATCH_SIZE = 1024
+KERNELS_MODULE = Path("sklearn_relrep", "relative", "_kernels.py")
 CPU = torch.device("cpu")
 
 
@@ -121,7 +122,7 @@ def baseline_kernels(checkout: Path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    return importlib.import_module(f"{name}._kernels").prepare_similarity
+    return importlib.import_module(f"{name}.relative._kernels").prepare_similarity
 
 
 def kernel_for(similarity: str, anchors: np.ndarray, implementation: str):
@@ -352,11 +353,10 @@ def main() -> None:
     args = parser.parse_args()
     if (
         args.baseline_checkout is not None
-        and not (args.baseline_checkout / "sklearn_relrep" / "_kernels.py").is_file()
+        and not (args.baseline_checkout / KERNELS_MODULE).is_file()
     ):
         parser.error(
-            f"--baseline-checkout {args.baseline_checkout} holds no "
-            "sklearn_relrep/_kernels.py"
+            f"--baseline-checkout {args.baseline_checkout} holds no {KERNELS_MODULE}"
         )
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")

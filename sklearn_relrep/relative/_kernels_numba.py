@@ -33,7 +33,7 @@ from numba import types
 from numba.core import caching, config
 from numba.extending import intrinsic, overload
 
-from ..datasets._cache import get_cache_dir
+from .._cache_location import default_cache_dir
 
 
 def _usable_cache_path() -> str | None:
@@ -42,7 +42,7 @@ def _usable_cache_path() -> str | None:
     The folder is created, and written to once, as numba itself checks it.
     """
     try:
-        base = config.CACHE_DIR or os.path.join(get_cache_dir(), "numba")
+        base = config.CACHE_DIR or os.path.join(default_cache_dir(), "numba")
         subpath = caching._CacheLocator.get_suitable_cache_subpath(__file__)
         path = os.path.join(base, subpath)
         os.makedirs(path, exist_ok=True)
@@ -83,8 +83,6 @@ class _PackageCacheLocator(caching.UserProvidedCacheLocator):
 if _PackageCacheLocator not in caching.CacheImpl._locator_classes:
     caching.CacheImpl._locator_classes.insert(0, _PackageCacheLocator)
 
-ROWS_PER_TASK = 32
-
 _BITCAST_TARGET = {
     types.float32: types.int32,
     types.float64: types.int64,
@@ -105,7 +103,7 @@ def _bitcast(typingctx, value):
     return target(value), codegen
 
 
-_jit = numba.njit(cache=_CACHE_PATH is not None, fastmath=True)
+_jit = numba.njit(cache=_CACHE_PATH is not None, fastmath=True, nogil=True)
 
 
 def _step(total, x, y):
@@ -131,15 +129,13 @@ def _finish_overload(total):
 
 
 @_jit
-def _reduce_rows(x, anchors, out, task, zero):
-    d = x.shape[1]
+def _reduce_rows(x, anchors, out, zero):
+    n, d = x.shape
     k = anchors.shape[0]
     k_tiled = k - k % 4
-    start = task * ROWS_PER_TASK
-    stop = min(start + ROWS_PER_TASK, x.shape[0])
     for a in range(0, k_tiled, 4):
-        i = start
-        while i + 1 < stop:
+        i = 0
+        while i + 1 < n:
             s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
             for j in range(d):
                 x0, x1 = x[i, j], x[i + 1, j]
@@ -154,7 +150,7 @@ def _reduce_rows(x, anchors, out, task, zero):
             out[i + 1, a], out[i + 1, a + 1] = _finish(s10), _finish(s11)
             out[i + 1, a + 2], out[i + 1, a + 3] = _finish(s12), _finish(s13)
             i += 2
-        if i < stop:
+        if i < n:
             s0 = s1 = s2 = s3 = zero
             for j in range(d):
                 x0 = x[i, j]
@@ -169,7 +165,7 @@ def _reduce_rows(x, anchors, out, task, zero):
             out[i, a], out[i, a + 1] = _finish(s0), _finish(s1)
             out[i, a + 2], out[i, a + 3] = _finish(s2), _finish(s3)
     for a in range(k_tiled, k):
-        for i in range(start, stop):
+        for i in range(n):
             s = zero
             for j in range(d):
                 s = _step(s, x[i, j], anchors[a, j])
@@ -177,22 +173,15 @@ def _reduce_rows(x, anchors, out, task, zero):
 
 
 @_jit
-def _n_tasks(x):
-    return (x.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-
-
-@numba.njit(cache=_CACHE_PATH is not None, fastmath=True, parallel=True)
 def l1(x, anchors, out):
     """Fill ``out`` with the l1 distances between rows of ``x`` and ``anchors``."""
-    for task in numba.prange(_n_tasks(x)):
-        _reduce_rows(x, anchors, out, task, x.dtype.type(0))
+    _reduce_rows(x, anchors, out, x.dtype.type(0))
 
 
-@numba.njit(cache=_CACHE_PATH is not None, fastmath=True, parallel=True)
+@_jit
 def linf(x, anchors, out):
     """Fill ``out`` with the linf distances between rows of ``x`` and ``anchors``."""
-    for task in numba.prange(_n_tasks(x)):
-        _reduce_rows(x, anchors, out, task, _bitcast(x.dtype.type(0)))
+    _reduce_rows(x, anchors, out, _bitcast(x.dtype.type(0)))
 
 
 KERNELS = {"l1": l1, "linf": linf}
