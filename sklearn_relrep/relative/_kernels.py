@@ -53,8 +53,9 @@ BlockKernel = Callable[[torch.Tensor], torch.Tensor]
 _NUMBA_DTYPES = (torch.float32, torch.float64)
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _DISTANCES = frozenset({"euclidean", "l1", "linf"})
-# Fewer rows than this per thread are not worth a thread.
-_MIN_ROWS_PER_THREAD = 16
+# Rows are reduced in slices of at least this many rows, about this many per thread.
+_MIN_ROWS_PER_SLICE = 16
+_SLICES_PER_THREAD = 4
 
 
 # numba (CPU l1/linf) --------------------------------------------------------
@@ -72,24 +73,24 @@ def _numba_module():
 
 
 def _run_numba(reduce, x: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """Call a numba kernel on row slices of ``x``, one thread each, as torch would.
+    """Call a numba kernel on slices of rows, on torch's number of threads.
 
     The kernels release the GIL, so ``torch.get_num_threads()`` Python threads run
-    them in parallel; numba's own threading layer (slow to start, and sharing the
-    OpenMP runtime with torch) is not used.
+    them in parallel, taking slices of rows from a queue (a thread slowed by other
+    work on the machine takes fewer); numba's own threading layer (slow to start,
+    and sharing the OpenMP runtime with torch) is not used.
     """
     out = np.empty((x.shape[0], anchors.shape[0]), dtype=x.dtype)
-    parts = min(torch.get_num_threads(), x.shape[0] // _MIN_ROWS_PER_THREAD)
-    if parts <= 1:
+    threads = min(torch.get_num_threads(), x.shape[0] // _MIN_ROWS_PER_SLICE)
+    if threads <= 1:
         reduce(x, anchors, out)
         return out
+    parts = min(_SLICES_PER_THREAD * threads, x.shape[0] // _MIN_ROWS_PER_SLICE)
     bounds = [round(i * x.shape[0] / parts) for i in range(parts + 1)]
     slices = [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
-    with ThreadPoolExecutor(parts - 1) as pool:
-        futures = [pool.submit(reduce, x[s], anchors, out[s]) for s in slices[1:]]
-        reduce(x[slices[0]], anchors, out[slices[0]])
-        for future in futures:
-            future.result()
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(lambda s: reduce(x[s], anchors, out[s]), slices):
+            pass
     return out
 
 

@@ -283,13 +283,15 @@ def test_euclidean_bound_counts_reduced_precision_float32_matmuls(precision, rou
 
 
 def test_numba_kernels_split_rows_across_torch_threads():
-    """Each of ``torch.get_num_threads()`` threads reduces its own slice of rows."""
+    """``torch.get_num_threads()`` threads share the rows out in slices."""
     import threading
+    import time
 
     calls = []
 
     def spy(x, anchors, out):
         calls.append((threading.get_ident(), x.shape[0]))
+        time.sleep(0.01)  # long enough that no thread takes every slice
         out[:] = cdist(x, anchors, "cityblock")
 
     rng = np.random.default_rng(3)
@@ -301,9 +303,8 @@ def test_numba_kernels_split_rows_across_torch_threads():
     finally:
         torch.set_num_threads(previous)
     np.testing.assert_array_equal(out, cdist(x, anchors, "cityblock"))
-    assert sorted(rows for _, rows in calls) == [33, 34, 34]
-    idents = {ident for ident, _ in calls}
-    assert threading.get_ident() in idents and len(idents) > 1
+    assert sum(rows for _, rows in calls) == 101 and len(calls) > 3
+    assert 1 < len({ident for ident, _ in calls}) <= 3
 
 
 # Prepares and calls one numba kernel in a fresh process; prints what it loaded.
