@@ -226,6 +226,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     centred = anchors - center
     anchor_max = centred.abs().amax()
     anchor_exponent = _exponents(anchor_max)
+    anchors_moderate = _moderate(anchor_max.reshape(1))
     scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
     centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
     centred_sq_norms = (centred * centred).sum(1)
@@ -234,7 +235,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     def kernel(x: torch.Tensor) -> torch.Tensor:
         centred_x = x - center
         row_max = centred_x.abs().amax(1, keepdim=True)
-        if _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
+        if anchors_moderate and _moderate(row_max):
             norms = ((centred_x * centred_x).sum(1), centred_sq_norms)
             squares = expanded_squares(centred_x, centred_t, norms)
             repair_cancelled(squares, x, anchors, norms, None, None)
