@@ -2,8 +2,10 @@
 
 Each kernel fills ``out[i, a] = reduce_j step(x[i, j], anchors[a, j])``. The loop
 over features updates a register tile of 2 rows x 4 anchors, and LLVM vectorises it
-as a reduction (``fastmath`` allows the reassociation). Rows are split into tasks
-of ``ROWS_PER_TASK`` for ``prange``.
+as a reduction (``fastmath`` allows the reassociation). The kernels are serial and
+release the GIL: :mod:`sklearn_relrep.relative._kernels` runs them on slices of
+rows in Python threads, so numba's threading layer is never started. Each is
+compiled on its first call, for that call's dtype only.
 
 The linf max reduction runs on the integer bit patterns of the absolute
 differences: for non-negative IEEE floats integer order equals float order, and
@@ -132,44 +134,26 @@ def _finish_overload(total):
 def _reduce_rows(x, anchors, out, zero):
     n, d = x.shape
     k = anchors.shape[0]
-    k_tiled = k - k % 4
-    for a in range(0, k_tiled, 4):
-        i = 0
-        while i + 1 < n:
+    for a in range(0, k, 4):
+        # A tile past the last anchor or row repeats it, so that every entry is
+        # computed by the same vectorised loop, in the same order, wherever it
+        # falls: the values do not depend on how the rows are split.
+        a1, a2, a3 = min(a + 1, k - 1), min(a + 2, k - 1), min(a + 3, k - 1)
+        for i in range(0, n, 2):
+            i1 = min(i + 1, n - 1)
             s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
             for j in range(d):
-                x0, x1 = x[i, j], x[i + 1, j]
-                y0, y1 = anchors[a, j], anchors[a + 1, j]
-                y2, y3 = anchors[a + 2, j], anchors[a + 3, j]
+                x0, x1 = x[i, j], x[i1, j]
+                y0, y1 = anchors[a, j], anchors[a1, j]
+                y2, y3 = anchors[a2, j], anchors[a3, j]
                 s00, s01 = _step(s00, x0, y0), _step(s01, x0, y1)
                 s02, s03 = _step(s02, x0, y2), _step(s03, x0, y3)
                 s10, s11 = _step(s10, x1, y0), _step(s11, x1, y1)
                 s12, s13 = _step(s12, x1, y2), _step(s13, x1, y3)
-            out[i, a], out[i, a + 1] = _finish(s00), _finish(s01)
-            out[i, a + 2], out[i, a + 3] = _finish(s02), _finish(s03)
-            out[i + 1, a], out[i + 1, a + 1] = _finish(s10), _finish(s11)
-            out[i + 1, a + 2], out[i + 1, a + 3] = _finish(s12), _finish(s13)
-            i += 2
-        if i < n:
-            s0 = s1 = s2 = s3 = zero
-            for j in range(d):
-                x0 = x[i, j]
-                s0, s1 = (
-                    _step(s0, x0, anchors[a, j]),
-                    _step(s1, x0, anchors[a + 1, j]),
-                )
-                s2, s3 = (
-                    _step(s2, x0, anchors[a + 2, j]),
-                    _step(s3, x0, anchors[a + 3, j]),
-                )
-            out[i, a], out[i, a + 1] = _finish(s0), _finish(s1)
-            out[i, a + 2], out[i, a + 3] = _finish(s2), _finish(s3)
-    for a in range(k_tiled, k):
-        for i in range(n):
-            s = zero
-            for j in range(d):
-                s = _step(s, x[i, j], anchors[a, j])
-            out[i, a] = _finish(s)
+            out[i, a], out[i, a1] = _finish(s00), _finish(s01)
+            out[i, a2], out[i, a3] = _finish(s02), _finish(s03)
+            out[i1, a], out[i1, a1] = _finish(s10), _finish(s11)
+            out[i1, a2], out[i1, a3] = _finish(s12), _finish(s13)
 
 
 @_jit
