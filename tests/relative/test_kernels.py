@@ -366,3 +366,20 @@ def test_numba_kernels_never_start_numbas_threading_layer(first_numba_call):
 def test_numba_kernels_load_without_importing_scikit_learn(first_numba_call):
     """Finding the cache folder must not import the datasets wing (seconds)."""
     assert first_numba_call["sklearn"] is False
+
+
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_values_do_not_depend_on_how_rows_are_split(similarity, dtype):
+    """A row gives the same bits alone, first or last of a block, odd or even."""
+    module = _kernels._numba_module()
+    if module is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(4)
+    X, anchors = rng.standard_normal((37, 300)), rng.standard_normal((7, 300))
+    X, anchors = X.astype(dtype), anchors.astype(dtype)
+    whole = _kernels._run_numba(module.KERNELS[similarity], X, anchors)
+    for start, stop in [(1, 37), (0, 1), (36, 37), (5, 8), (3, 4)]:
+        part = np.empty((stop - start, 7), dtype=dtype)
+        module.KERNELS[similarity](X[start:stop], anchors, part)
+        np.testing.assert_array_equal(part, whole[start:stop])
