@@ -14,8 +14,11 @@ choice between torch and the numba CPU kernels.
 - l1 and linf use the numba kernels of :mod:`sklearn_relrep.relative._kernels_numba` for
   CPU blocks that need no gradient, and ``torch.cdist`` otherwise (CUDA,
   autograd, numba missing or disabled with ``SKLEARN_RELREP_DISABLE_NUMBA=1``).
-  Both paths give the same values to rounding. numba runs with torch's thread
-  count, and both libraries' thread settings are restored after every call.
+  Both paths give the same values to rounding. The numba kernels release the
+  GIL and run on ``torch.get_num_threads()`` Python threads, each on a slice of
+  rows; no thread setting of torch or numba is touched. Each kernel is compiled
+  (or loaded from numba's on-disk cache) only for the dtype it is first called
+  with.
 
 Sign convention: ``"cosine"`` is a similarity (higher means closer, in [-1, 1]);
 ``"euclidean"``, ``"l1"`` and ``"linf"`` are raw, non-negative distances (lower
@@ -29,6 +32,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -49,6 +53,9 @@ BlockKernel = Callable[[torch.Tensor], torch.Tensor]
 _NUMBA_DTYPES = (torch.float32, torch.float64)
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _DISTANCES = frozenset({"euclidean", "l1", "linf"})
+# Rows are reduced in slices of at least this many rows, about this many per thread.
+_MIN_ROWS_PER_SLICE = 16
+_SLICES_PER_THREAD = 4
 
 
 # numba (CPU l1/linf) --------------------------------------------------------
@@ -66,19 +73,24 @@ def _numba_module():
 
 
 def _run_numba(reduce, x: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """Call a numba kernel with torch's thread count, restoring both settings."""
-    numba = _numba_module().numba
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    """Call a numba kernel on slices of rows, on torch's number of threads.
+
+    The kernels release the GIL, so ``torch.get_num_threads()`` Python threads run
+    them in parallel, taking slices of rows from a queue (a thread slowed by other
+    work on the machine takes fewer); numba's own threading layer (slow to start,
+    and sharing the OpenMP runtime with torch) is not used.
+    """
     out = np.empty((x.shape[0], anchors.shape[0]), dtype=x.dtype)
-    numba.set_num_threads(min(torch_threads, numba.config.NUMBA_NUM_THREADS))
-    try:
+    threads = min(torch.get_num_threads(), x.shape[0] // _MIN_ROWS_PER_SLICE)
+    if threads <= 1:
         reduce(x, anchors, out)
-    finally:
-        # numba's OpenMP layer shares the OpenMP runtime with torch and can change
-        # torch's thread count as a side effect.
-        numba.set_num_threads(numba_threads)
-        if torch.get_num_threads() != torch_threads:
-            torch.set_num_threads(torch_threads)
+        return out
+    parts = min(_SLICES_PER_THREAD * threads, x.shape[0] // _MIN_ROWS_PER_SLICE)
+    bounds = [round(i * x.shape[0] / parts) for i in range(parts + 1)]
+    slices = [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(lambda s: reduce(x[s], anchors, out[s]), slices):
+            pass
     return out
 
 
@@ -214,6 +226,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     centred = anchors - center
     anchor_max = centred.abs().amax()
     anchor_exponent = _exponents(anchor_max)
+    anchors_moderate = _moderate(anchor_max.reshape(1))
     scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
     centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
     centred_sq_norms = (centred * centred).sum(1)
@@ -222,7 +235,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     def kernel(x: torch.Tensor) -> torch.Tensor:
         centred_x = x - center
         row_max = centred_x.abs().amax(1, keepdim=True)
-        if _moderate(torch.cat([row_max.ravel(), anchor_max.reshape(1)])):
+        if anchors_moderate and _moderate(row_max):
             norms = ((centred_x * centred_x).sum(1), centred_sq_norms)
             squares = expanded_squares(centred_x, centred_t, norms)
             repair_cancelled(squares, x, anchors, norms, None, None)

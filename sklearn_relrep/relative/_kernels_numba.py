@@ -2,8 +2,10 @@
 
 Each kernel fills ``out[i, a] = reduce_j step(x[i, j], anchors[a, j])``. The loop
 over features updates a register tile of 2 rows x 4 anchors, and LLVM vectorises it
-as a reduction (``fastmath`` allows the reassociation). Rows are split into tasks
-of ``ROWS_PER_TASK`` for ``prange``.
+as a reduction (``fastmath`` allows the reassociation). The kernels are serial and
+release the GIL: :mod:`sklearn_relrep.relative._kernels` runs them on slices of
+rows in Python threads, so numba's threading layer is never started. Each is
+compiled on its first call, for that call's dtype only.
 
 The linf max reduction runs on the integer bit patterns of the absolute
 differences: for non-negative IEEE floats integer order equals float order, and
@@ -33,7 +35,7 @@ from numba import types
 from numba.core import caching, config
 from numba.extending import intrinsic, overload
 
-from ..datasets._cache import get_cache_dir
+from .._cache_location import default_cache_dir
 
 
 def _usable_cache_path() -> str | None:
@@ -42,7 +44,7 @@ def _usable_cache_path() -> str | None:
     The folder is created, and written to once, as numba itself checks it.
     """
     try:
-        base = config.CACHE_DIR or os.path.join(get_cache_dir(), "numba")
+        base = config.CACHE_DIR or os.path.join(default_cache_dir(), "numba")
         subpath = caching._CacheLocator.get_suitable_cache_subpath(__file__)
         path = os.path.join(base, subpath)
         os.makedirs(path, exist_ok=True)
@@ -83,8 +85,6 @@ class _PackageCacheLocator(caching.UserProvidedCacheLocator):
 if _PackageCacheLocator not in caching.CacheImpl._locator_classes:
     caching.CacheImpl._locator_classes.insert(0, _PackageCacheLocator)
 
-ROWS_PER_TASK = 32
-
 _BITCAST_TARGET = {
     types.float32: types.int32,
     types.float64: types.int64,
@@ -105,7 +105,7 @@ def _bitcast(typingctx, value):
     return target(value), codegen
 
 
-_jit = numba.njit(cache=_CACHE_PATH is not None, fastmath=True)
+_jit = numba.njit(cache=_CACHE_PATH is not None, fastmath=True, nogil=True)
 
 
 def _step(total, x, y):
@@ -131,68 +131,41 @@ def _finish_overload(total):
 
 
 @_jit
-def _reduce_rows(x, anchors, out, task, zero):
-    d = x.shape[1]
+def _reduce_rows(x, anchors, out, zero):
+    n, d = x.shape
     k = anchors.shape[0]
-    k_tiled = k - k % 4
-    start = task * ROWS_PER_TASK
-    stop = min(start + ROWS_PER_TASK, x.shape[0])
-    for a in range(0, k_tiled, 4):
-        i = start
-        while i + 1 < stop:
+    for a in range(0, k, 4):
+        # A tile past the last anchor or row repeats it, so that every entry is
+        # computed by the same vectorised loop, in the same order, wherever it
+        # falls: the values do not depend on how the rows are split.
+        a1, a2, a3 = min(a + 1, k - 1), min(a + 2, k - 1), min(a + 3, k - 1)
+        for i in range(0, n, 2):
+            i1 = min(i + 1, n - 1)
             s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
             for j in range(d):
-                x0, x1 = x[i, j], x[i + 1, j]
-                y0, y1 = anchors[a, j], anchors[a + 1, j]
-                y2, y3 = anchors[a + 2, j], anchors[a + 3, j]
+                x0, x1 = x[i, j], x[i1, j]
+                y0, y1 = anchors[a, j], anchors[a1, j]
+                y2, y3 = anchors[a2, j], anchors[a3, j]
                 s00, s01 = _step(s00, x0, y0), _step(s01, x0, y1)
                 s02, s03 = _step(s02, x0, y2), _step(s03, x0, y3)
                 s10, s11 = _step(s10, x1, y0), _step(s11, x1, y1)
                 s12, s13 = _step(s12, x1, y2), _step(s13, x1, y3)
-            out[i, a], out[i, a + 1] = _finish(s00), _finish(s01)
-            out[i, a + 2], out[i, a + 3] = _finish(s02), _finish(s03)
-            out[i + 1, a], out[i + 1, a + 1] = _finish(s10), _finish(s11)
-            out[i + 1, a + 2], out[i + 1, a + 3] = _finish(s12), _finish(s13)
-            i += 2
-        if i < stop:
-            s0 = s1 = s2 = s3 = zero
-            for j in range(d):
-                x0 = x[i, j]
-                s0, s1 = (
-                    _step(s0, x0, anchors[a, j]),
-                    _step(s1, x0, anchors[a + 1, j]),
-                )
-                s2, s3 = (
-                    _step(s2, x0, anchors[a + 2, j]),
-                    _step(s3, x0, anchors[a + 3, j]),
-                )
-            out[i, a], out[i, a + 1] = _finish(s0), _finish(s1)
-            out[i, a + 2], out[i, a + 3] = _finish(s2), _finish(s3)
-    for a in range(k_tiled, k):
-        for i in range(start, stop):
-            s = zero
-            for j in range(d):
-                s = _step(s, x[i, j], anchors[a, j])
-            out[i, a] = _finish(s)
+            out[i, a], out[i, a1] = _finish(s00), _finish(s01)
+            out[i, a2], out[i, a3] = _finish(s02), _finish(s03)
+            out[i1, a], out[i1, a1] = _finish(s10), _finish(s11)
+            out[i1, a2], out[i1, a3] = _finish(s12), _finish(s13)
 
 
 @_jit
-def _n_tasks(x):
-    return (x.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-
-
-@numba.njit(cache=_CACHE_PATH is not None, fastmath=True, parallel=True)
 def l1(x, anchors, out):
     """Fill ``out`` with the l1 distances between rows of ``x`` and ``anchors``."""
-    for task in numba.prange(_n_tasks(x)):
-        _reduce_rows(x, anchors, out, task, x.dtype.type(0))
+    _reduce_rows(x, anchors, out, x.dtype.type(0))
 
 
-@numba.njit(cache=_CACHE_PATH is not None, fastmath=True, parallel=True)
+@_jit
 def linf(x, anchors, out):
     """Fill ``out`` with the linf distances between rows of ``x`` and ``anchors``."""
-    for task in numba.prange(_n_tasks(x)):
-        _reduce_rows(x, anchors, out, task, _bitcast(x.dtype.type(0)))
+    _reduce_rows(x, anchors, out, _bitcast(x.dtype.type(0)))
 
 
 KERNELS = {"l1": l1, "linf": linf}

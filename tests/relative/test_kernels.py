@@ -277,3 +277,109 @@ def test_euclidean_bound_counts_reduced_precision_float32_matmuls(precision, rou
     finally:
         torch.set_float32_matmul_precision(previous)
     assert _matmul_input_roundoff(torch.float32, cpu) == 0.0
+
+
+# threads and start-up of the numba kernels (issue 21, item 4) ----------------------
+
+
+def test_numba_kernels_split_rows_across_torch_threads():
+    """``torch.get_num_threads()`` threads share the rows out in slices."""
+    import threading
+    import time
+
+    calls = []
+
+    def spy(x, anchors, out):
+        calls.append((threading.get_ident(), x.shape[0]))
+        time.sleep(0.01)  # long enough that no thread takes every slice
+        out[:] = cdist(x, anchors, "cityblock")
+
+    rng = np.random.default_rng(3)
+    x, anchors = rng.standard_normal((101, 7)), rng.standard_normal((5, 7))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        out = _kernels._run_numba(spy, x, anchors)
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(out, cdist(x, anchors, "cityblock"))
+    assert sum(rows for _, rows in calls) == 101 and len(calls) > 3
+    assert 1 < len({ident for ident, _ in calls}) <= 3
+
+
+# Prepares and calls one numba kernel in a fresh process; prints what it loaded.
+FIRST_CALL_SCRIPT = """
+import json, sys
+import numpy as np, torch
+from scipy.spatial.distance import cdist
+from sklearn_relrep.relative._kernels import _numba_module, prepare_similarity
+
+torch.set_num_threads(2)
+X, anchors = np.random.RandomState(0).normal(size=(2, 64, 9)).astype(np.float32)
+out = prepare_similarity("l1", torch.from_numpy(anchors))(torch.from_numpy(X))
+np.testing.assert_allclose(out.numpy(), cdist(X, anchors, "cityblock"), rtol=1e-5)
+module = _numba_module()
+try:
+    layer = module.numba.threading_layer()
+except ValueError:
+    layer = None
+print(json.dumps({
+    "l1": [str(s) for s in module.l1.signatures],
+    "linf": [str(s) for s in module.linf.signatures],
+    "threading_layer": layer,
+    "sklearn": "sklearn" in sys.modules,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def first_numba_call(tmp_path_factory):
+    """What a fresh process's first l1 call compiled, with a cold numba cache."""
+    pytest.importorskip("numba")
+    cache = tmp_path_factory.mktemp("numba_cold")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(PACKAGE.parent))
+    env.pop("SKLEARN_RELREP_DISABLE_NUMBA", None)
+    completed = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def test_first_l1_call_compiles_only_that_kernel_and_dtype(first_numba_call):
+    assert len(first_numba_call["l1"]) == 1
+    assert "float32" in first_numba_call["l1"][0]
+    assert first_numba_call["linf"] == []
+
+
+def test_numba_kernels_never_start_numbas_threading_layer(first_numba_call):
+    """numba's threading layer costs seconds to compile and load, and shares
+    OpenMP with torch: the kernels run on Python threads instead."""
+    assert first_numba_call["threading_layer"] is None
+
+
+def test_numba_kernels_load_without_importing_scikit_learn(first_numba_call):
+    """Finding the cache folder must not import the datasets wing (seconds)."""
+    assert first_numba_call["sklearn"] is False
+
+
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_values_do_not_depend_on_how_rows_are_split(similarity, dtype):
+    """A row gives the same bits alone, first or last of a block, odd or even."""
+    module = _kernels._numba_module()
+    if module is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(4)
+    X, anchors = rng.standard_normal((37, 300)), rng.standard_normal((7, 300))
+    X, anchors = X.astype(dtype), anchors.astype(dtype)
+    whole = _kernels._run_numba(module.KERNELS[similarity], X, anchors)
+    for start, stop in [(1, 37), (0, 1), (36, 37), (5, 8), (3, 4)]:
+        part = np.empty((stop - start, 7), dtype=dtype)
+        module.KERNELS[similarity](X[start:stop], anchors, part)
+        np.testing.assert_array_equal(part, whole[start:stop])
