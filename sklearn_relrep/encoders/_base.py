@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.metadata
 import os
 import re
 import warnings
@@ -34,6 +35,7 @@ __all__ = [
     "folder_fingerprint",
     "import_or_explain",
     "l2_normalize",
+    "library_version",
     "transformers_progress_bars_hidden",
 ]
 
@@ -104,6 +106,15 @@ def import_or_explain(module: str, distribution: str, needed_by: str):
         ) from exc
 
 
+def library_version(module: str, distribution: str, needed_by: str) -> str:
+    """The installed version of ``distribution``; an ImportError if it is missing."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        import_or_explain(module, distribution, needed_by)
+        raise
+
+
 def l2_normalize(embeddings: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     return (embeddings / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -137,9 +148,13 @@ def folder_fingerprint(folder: str | os.PathLike) -> str:
 
 
 def _file_stem(name: str) -> str:
-    """A name usable in a cache file name: the last path part, safe characters."""
-    stem = Path(str(name).rstrip("/\\")).name or "model"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60]
+    """A name usable in a cache file name: the last two path parts, safe characters.
+
+    ``"sentence-transformers/all-MiniLM-L6-v2"`` gives
+    ``"sentence-transformers_all-MiniLM-L6-v2"``.
+    """
+    stem = "_".join(Path(str(name).rstrip("/\\")).parts[-2:]).lstrip("_/\\")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem or "model")[-60:]
 
 
 class _EmbeddingEncoder(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 from numbers import Integral
 from pathlib import Path
@@ -21,6 +20,7 @@ from ._base import (
     environment_kept,
     folder_fingerprint,
     import_or_explain,
+    library_version,
     transformers_progress_bars_hidden,
 )
 
@@ -184,7 +184,8 @@ class _LocalTextModel(_TextEncoder):
         "normalize": ["boolean"],
         "device": DEVICE_CONSTRAINT,
     }
-    _library: str
+    _library: str  # the distribution
+    _module_name: str  # its import name
 
     def _folder(self) -> Path:
         return resolve_model_folder(self.model, type(self).__name__)
@@ -193,7 +194,7 @@ class _LocalTextModel(_TextEncoder):
         return [
             type(self).__name__,
             folder_fingerprint(self._folder()),
-            importlib.metadata.version(self._library),
+            library_version(self._module_name, self._library, type(self).__name__),
             f"normalize={self.normalize}",
         ]
 
@@ -278,7 +279,7 @@ class TransformersTextEncoder(_LocalTextModel):
         **_LocalTextModel._parameter_constraints,
         "pooling": [StrOptions({"mean", "cls"})],
     }
-    _library = "transformers"
+    _library = _module_name = "transformers"
 
     def __init__(
         self,
@@ -406,6 +407,7 @@ class SentenceTransformerEncoder(_LocalTextModel):
     """
 
     _library = "sentence-transformers"
+    _module_name = "sentence_transformers"
 
     def __init__(
         self,
