@@ -151,7 +151,7 @@ class ImageModelEncoder(_EmbeddingEncoder):
         Where the architecture comes from; the package must be installed.
     weights : str or path-like, default="DEFAULT"
         With torchvision: ``"DEFAULT"`` or a weights name (``"IMAGENET1K_V1"``),
-        read from torch's hub cache (``torch.hub.get_dir()/checkpoints``), never
+        read from the ``checkpoints`` folder of torch's hub cache, never
         downloaded. With either library: the path of a local state-dict file
         (``.pth``, ``.pt`` or ``.safetensors``). None: random weights.
     batch_size : int, default=32
