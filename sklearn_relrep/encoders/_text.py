@@ -14,11 +14,8 @@ from ._base import DEVICE_CONSTRAINT, environment_kept
 from ._base import (
     transformers_progress_bars_hidden as _transformers_progress_bars_hidden,  # noqa: F401
 )
-from ._text_models import (
-    SentenceTransformerEncoder,
-    _load_sentence_transformer,
-    _TextEncoder,
-)
+from ._text_base import _TextEncoder
+from ._text_models import SentenceTransformerEncoder, _load_sentence_transformer
 
 __all__ = ["MiniLML3Encoder", "MiniLML6Encoder"]
 
