@@ -47,6 +47,7 @@ DASK = ("dask",)
 EXAMPLE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "stitch_digits.py": PLOTTING,
     "text_stitching.py": TEXT_DATA + PLOTTING,
+    "own_encoders.py": TEXT_DATA + PLOTTING,
     "invariance_report.py": TEXT_DATA + PLOTTING,
     "model_selection_by_stitched_score.py": TEXT_DATA + DATAFRAMES + PLOTTING,
     "vision_stitching.py": MNIST_DATA + PLOTTING,

@@ -148,7 +148,8 @@ def test_private_scikit_learn_attributes_are_touched_in_compat_only():
 _KERNEL_BENCHMARKS = ("bench_similarity.py", "gpu_check.py")
 # The command line checks its options before any work and must not import
 # scikit-learn or torch to do so (``--help`` stays fast): it reads the cache
-# location from the dependency-free private module that the package also uses.
+# location from the private module that the package also uses, which needs only
+# the standard library and platformdirs (small, pure Python).
 _DEPENDENCY_FREE = ("sklearn_relrep._cache_location",)
 
 

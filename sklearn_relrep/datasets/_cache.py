@@ -59,8 +59,9 @@ def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     ----------
     cache_dir : str or path-like, default=None
         Explicit folder. When None, the environment variable
-        ``SKLEARN_RELREP_CACHE`` is used if set and not empty, else
-        ``~/.cache/sklearn_relrep``.
+        ``SKLEARN_RELREP_CACHE`` is used if set and not empty, else the
+        operating system's user cache folder (``~/.cache/sklearn_relrep`` on
+        Linux), found by ``platformdirs``.
 
     Returns
     -------
@@ -87,7 +88,7 @@ def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         raise ValueError(
             f"cache_dir={cache_dir!r} is an empty path, which would put the cache "
             "in the current folder; pass a folder, or None for the default "
-            f"(${CACHE_ENV_VAR} or ~/.cache/sklearn_relrep)."
+            f"(${CACHE_ENV_VAR} or the user cache folder of the system)."
         )
     folder = Path(os.fsdecode(cache_dir)).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -212,17 +213,26 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
     atomic_write(path, write)
 
 
+def _shape_matches(found: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
+    """Whether ``found`` is ``expected``, where None in ``expected`` is any size."""
+    return len(found) == len(expected) and all(
+        size is None or size == actual
+        for actual, size in zip(found, expected, strict=False)
+    )
+
+
 def load_array(
     path: str | os.PathLike,
     *,
-    shape: tuple[int, ...] | None = None,
+    shape: tuple[int | None, ...] | None = None,
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray | None:
     """Load an array saved by :func:`save_array`, or None if missing or unusable.
 
     An entry is unusable when it cannot be parsed, its content does not match its
     stored digest (a file zeroed, truncated or edited in place), it has another
-    ``shape`` or ``dtype`` than expected, or it holds NaN or infinity.
+    ``shape`` or ``dtype`` than expected (None in ``shape`` allows any size on
+    that axis), or it holds NaN or infinity.
     """
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -231,7 +241,7 @@ def load_array(
         return None
     if digest != fingerprint(array):
         return None
-    if shape is not None and array.shape != tuple(shape):
+    if shape is not None and not _shape_matches(array.shape, shape):
         return None
     if dtype is not None and array.dtype != np.dtype(dtype):
         return None
@@ -244,7 +254,7 @@ def cached_array(
     path: str | os.PathLike,
     compute: Callable[[], np.ndarray],
     *,
-    shape: tuple[int, ...],
+    shape: tuple[int | None, ...],
     dtype: np.dtype | type,
 ) -> np.ndarray:
     """Return the array cached at ``path``, computing and saving it on a miss.
@@ -258,7 +268,9 @@ def cached_array(
         An array holding NaN or infinity is returned with a warning but never
         cached.
     shape, dtype
-        What a valid entry looks like; anything else is recomputed.
+        What a valid entry looks like; anything else is recomputed. None in
+        ``shape`` allows any size on that axis (an encoder's width, known only
+        once its model is loaded).
 
     Returns
     -------
@@ -283,7 +295,7 @@ def cached_array(
     if array is not None:
         return array
     array = np.asarray(compute())
-    if array.shape != tuple(shape) or array.dtype != np.dtype(dtype):
+    if not _shape_matches(array.shape, shape) or array.dtype != np.dtype(dtype):
         raise ValueError(
             f"compute() returned an array of shape {array.shape} and dtype "
             f"{array.dtype}; the cache entry {path} expects {tuple(shape)} and "
