@@ -23,12 +23,22 @@ import torch.nn.functional as F
 from ._kernels import is_distance, prepare_similarity
 
 __all__ = [
+    "ORIENTATIONS",
+    "OUTPUT_SCALINGS",
+    "PREPROCESSINGS",
     "AnchorStatistics",
     "anchor_statistics",
+    "concat_subspaces",
     "input_statistics",
     "output_statistics",
     "relative_projection",
 ]
+
+#: The options of ``preprocessing``, ``output_scaling`` and ``orientation``
+#: (``None`` is also accepted by the first two).
+PREPROCESSINGS = ("center", "standard", "l2")
+OUTPUT_SCALINGS = ("scale", "standard", "layer")
+ORIENTATIONS = ("raw", "similarity")
 
 LAYER_NORM_EPS = 1e-5
 # Scales at or below this are replaced by 1 (a constant feature or subspace).
@@ -49,19 +59,18 @@ class AnchorStatistics(NamedTuple):
     output_scale: torch.Tensor
 
 
-def _safe_std(values: torch.Tensor, dim: int) -> torch.Tensor:
-    """Population standard deviation, 1 where it is not above the floor.
-
-    The square root is only taken where the variance is above the floor, so a
-    constant input gets a zero gradient instead of NaN.
-    """
-    variance = values.var(dim, correction=0)
-    usable = variance > _SCALE_FLOOR**2
-    return torch.where(usable, torch.where(usable, variance, 1.0).sqrt(), 1.0)
+def concat_subspaces(subspaces: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Subspaces side by side; a single one is returned as it is, uncopied."""
+    return subspaces[0] if len(subspaces) == 1 else torch.cat(list(subspaces), dim=1)
 
 
 def _safe_scale(scale: torch.Tensor) -> torch.Tensor:
     return torch.where(scale > _SCALE_FLOOR, scale, 1.0)
+
+
+def _safe_std(values: torch.Tensor, dim: int) -> torch.Tensor:
+    """Population standard deviation, 1 where it is not above the floor."""
+    return _safe_scale(values.std(dim, correction=0))
 
 
 def input_statistics(

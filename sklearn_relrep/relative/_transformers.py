@@ -41,7 +41,11 @@ from .._state import StateMixin
 from ._anchors import ANCHOR_SELECTIONS, select_anchor_indices
 from ._dask_fit import fit_from_dask
 from ._functional import (
+    ORIENTATIONS,
+    OUTPUT_SCALINGS,
+    PREPROCESSINGS,
     AnchorStatistics,
+    concat_subspaces,
     input_statistics,
     output_statistics,
     relative_projection,
@@ -57,11 +61,6 @@ _TORCH_DTYPES = {
 }
 
 
-def _concat(subspaces: list[torch.Tensor]) -> torch.Tensor:
-    """Subspaces side by side; a single one is returned as it is, uncopied."""
-    return subspaces[0] if len(subspaces) == 1 else torch.cat(subspaces, dim=1)
-
-
 class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstimator):
     """Anchors, their statistics and the chunked projection of both transformers.
 
@@ -72,9 +71,9 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         "n_anchors": [Interval(Integral, 1, None, closed="left")],
         "anchor_selection": [StrOptions(set(ANCHOR_SELECTIONS))],
         "anchors": ["array-like", None],
-        "preprocessing": [StrOptions({"center", "standard", "l2"}), None],
-        "output_scaling": [StrOptions({"scale", "standard", "layer"}), None],
-        "orientation": [StrOptions({"raw", "similarity"})],
+        "preprocessing": [StrOptions(set(PREPROCESSINGS)), None],
+        "output_scaling": [StrOptions(set(OUTPUT_SCALINGS)), None],
+        "orientation": [StrOptions(set(ORIENTATIONS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -196,7 +195,7 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         k = self.anchors_.shape[0]
 
         def block_function(x):
-            out = _concat(project(x))
+            out = concat_subspaces(project(x))
             if not torch.isfinite(out).all():
                 raise ValueError(
                     f"The relative representation overflows {dtype}: X holds "
