@@ -1,6 +1,7 @@
 """Torch building blocks: the stitching estimators' modules and a relative layer.
 
-No scikit-learn inside.
+No scikit-learn inside, except where
+:meth:`RelativeProjection.from_transformer` reads a fitted transformer.
 """
 
 from ._blenders import (
