@@ -51,6 +51,7 @@ EXAMPLE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "invariance_report.py": TEXT_DATA + PLOTTING,
     "model_selection_by_stitched_score.py": TEXT_DATA + DATAFRAMES + PLOTTING,
     "vision_stitching.py": MNIST_DATA + PLOTTING,
+    "relative_bottleneck.py": MNIST_DATA + PLOTTING,
     "reconstruction_stitching.py": MNIST_DATA + PLOTTING,
     "latent_similarity.py": MNIST_DATA + PLOTTING,
     "finetune_curve.py": MNIST_DATA + PLOTTING,

@@ -1,4 +1,8 @@
-"""Torch building blocks of the stitching estimators (no scikit-learn inside)."""
+"""Torch building blocks: the stitching estimators' modules and a relative layer.
+
+No scikit-learn inside, except where
+:meth:`RelativeProjection.from_transformer` reads a fitted transformer.
+"""
 
 from ._blenders import (
     AGGREGATIONS,
@@ -17,6 +21,7 @@ from ._heads import (
     RegressionHead,
     StitchingNetwork,
 )
+from ._relative import RelativeProjection
 
 __all__ = [
     "AGGREGATIONS",
@@ -26,6 +31,7 @@ __all__ = [
     "DeepSetBlender",
     "MLPHead",
     "RegressionHead",
+    "RelativeProjection",
     "StitchingNetwork",
     "SubspaceDropout",
     "SubspaceLayerNorm",

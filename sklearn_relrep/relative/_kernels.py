@@ -209,6 +209,18 @@ def _cosine(anchors: torch.Tensor) -> BlockKernel:
     return kernel
 
 
+def _sqrt(squares: torch.Tensor) -> torch.Tensor:
+    """Square roots, in place unless differentiated; the gradient at 0 is 0.
+
+    A zero distance (a row equal to an anchor) has the subgradient 0, where the
+    square root's derivative would give NaN.
+    """
+    if not squares.requires_grad:
+        return squares.sqrt_()
+    positive = squares > 0
+    return torch.where(positive, torch.where(positive, squares, 1.0).sqrt(), 0.0)
+
+
 def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     """``|x - a|``: a matmul expansion, recomputed exactly where it cancels.
 
@@ -239,7 +251,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
             norms = ((centred_x * centred_x).sum(1), centred_sq_norms)
             squares = expanded_squares(centred_x, centred_t, norms)
             repair_cancelled(squares, x, anchors, norms, None, None)
-            return squares.sqrt_()
+            return _sqrt(squares)
         exponents = torch.maximum(_exponents(row_max), anchor_exponent)
         row_scale = _power_of_two(-exponents, x.dtype)
         ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
@@ -247,7 +259,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
         norms = ((centred_x * centred_x).sum(1), scaled_sq_norms)
         squares = expanded_squares(centred_x, scaled_t, norms, ratio)
         repair_cancelled(squares, x, anchors, norms, ratio, row_scale)
-        return squares.sqrt_().div_(row_scale)
+        return _sqrt(squares).div_(row_scale)
 
     return kernel
 

@@ -14,7 +14,6 @@ from numbers import Integral
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -41,7 +40,17 @@ from .._layout import SubspaceArray, SubspaceLayout
 from .._state import StateMixin
 from ._anchors import ANCHOR_SELECTIONS, select_anchor_indices
 from ._dask_fit import fit_from_dask
-from ._kernels import SIMILARITIES, is_distance, prepare_similarity, similarity_name
+from ._functional import (
+    ORIENTATIONS,
+    OUTPUT_SCALINGS,
+    PREPROCESSINGS,
+    AnchorStatistics,
+    concat_subspaces,
+    input_statistics,
+    output_statistics,
+    relative_projection,
+)
+from ._kernels import SIMILARITIES, similarity_name
 
 __all__ = ["BaseRelativeSpace", "InvariantProductSpace", "RelativeProjector"]
 
@@ -50,22 +59,6 @@ _TORCH_DTYPES = {
     np.dtype(np.float32): torch.float32,
     np.dtype(np.float64): torch.float64,
 }
-_LAYER_NORM_EPS = 1e-5
-
-
-def _safe_scale(scale: np.ndarray) -> np.ndarray:
-    return np.where(scale > np.finfo(np.float64).eps, scale, 1.0)
-
-
-def _off_diagonal(square: np.ndarray) -> np.ndarray:
-    if square.shape[0] == 1:
-        return square.ravel()
-    return square[~np.eye(square.shape[0], dtype=bool)]
-
-
-def _concat(subspaces: list[torch.Tensor]) -> torch.Tensor:
-    """Subspaces side by side; a single one is returned as it is, uncopied."""
-    return subspaces[0] if len(subspaces) == 1 else torch.cat(subspaces, dim=1)
 
 
 class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstimator):
@@ -78,9 +71,9 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         "n_anchors": [Interval(Integral, 1, None, closed="left")],
         "anchor_selection": [StrOptions(set(ANCHOR_SELECTIONS))],
         "anchors": ["array-like", None],
-        "preprocessing": [StrOptions({"center", "standard", "l2"}), None],
-        "output_scaling": [StrOptions({"scale", "standard", "layer"}), None],
-        "orientation": [StrOptions({"raw", "similarity"})],
+        "preprocessing": [StrOptions(set(PREPROCESSINGS)), None],
+        "output_scaling": [StrOptions(set(OUTPUT_SCALINGS)), None],
+        "orientation": [StrOptions(set(ORIENTATIONS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -147,27 +140,16 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         """Set every statistic that is derived from the anchors alone."""
         self.anchors_ = anchors
         self.n_features_in_ = anchors.shape[1]
+        mean, scale = input_statistics(tensor_from_numpy(anchors), self.preprocessing)
+        self.input_mean_, self.input_scale_ = mean.numpy(), scale.numpy()
         n_subspaces = len(self.subspace_names_)
-        if self.preprocessing in ("center", "standard"):
-            self.input_mean_ = anchors.mean(0, dtype=np.float64)
-        else:
-            self.input_mean_ = np.zeros(anchors.shape[1])
-        if self.preprocessing == "standard":
-            self.input_scale_ = _safe_scale(anchors.std(0, dtype=np.float64))
-        else:
-            self.input_scale_ = np.ones(anchors.shape[1])
         self.output_offset_ = np.zeros(n_subspaces)
         self.output_scale_ = np.ones(n_subspaces)
         if self.output_scaling in ("scale", "standard"):
-            raw = self._project(anchors, scale_output=False).astype(np.float64)
-            for i, columns in enumerate(self.layout_.slices):
-                values = _off_diagonal(raw[:, columns])
-                if self.output_scaling == "standard":
-                    self.output_offset_[i] = values.mean()
-                    self.output_scale_[i] = values.std()
-                else:
-                    self.output_scale_[i] = np.abs(values).mean()
-            self.output_scale_ = _safe_scale(self.output_scale_)
+            raw = tensor_from_numpy(self._project(anchors, scale_output=False))
+            subspaces = [raw[:, columns] for columns in self.layout_.slices]
+            offsets, scales = output_statistics(subspaces, self.output_scaling)
+            self.output_offset_, self.output_scale_ = offsets.numpy(), scales.numpy()
 
     @property
     def layout_(self) -> SubspaceLayout:
@@ -190,42 +172,30 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         def as_tensor(array):
             return tensor_from_numpy(np.asarray(array)).to(device=device, dtype=dtype)
 
-        mean, scale = as_tensor(self.input_mean_), as_tensor(self.input_scale_)
-        offsets, scales = self.output_offset_.tolist(), self.output_scale_.tolist()
-
-        def preprocess(x):
-            if self.preprocessing in ("center", "standard"):
-                x = (x - mean) / scale
-            elif self.preprocessing == "l2":
-                x = F.normalize(x, dim=1)
-            return x
-
+        statistics = AnchorStatistics(
+            *(
+                tensor_from_numpy(np.asarray(value, dtype=np.float64))
+                for value in (
+                    self.input_mean_,
+                    self.input_scale_,
+                    self.output_offset_,
+                    self.output_scale_,
+                )
+            )
+        )
         similarities = self._similarity_list()
-        kernels = [
-            prepare_similarity(s, preprocess(as_tensor(self.anchors_)))
-            for s in similarities
-        ]
-        negate = [
-            self.orientation == "similarity" and is_distance(s) for s in similarities
-        ]
+        project = relative_projection(
+            as_tensor(self.anchors_),
+            similarities,
+            preprocessing=self.preprocessing,
+            orientation=self.orientation,
+            output_scaling=self.output_scaling if scale_output else None,
+            statistics=statistics,
+        )
         k = self.anchors_.shape[0]
 
         def block_function(x):
-            x = preprocess(x)
-            subspaces = [
-                kernel(x).neg_() if flip else kernel(x)
-                for kernel, flip in zip(kernels, negate, strict=True)
-            ]
-            if scale_output and self.output_scaling == "layer":
-                subspaces = [
-                    F.layer_norm(r, (k,), eps=_LAYER_NORM_EPS) for r in subspaces
-                ]
-            elif scale_output and self.output_scaling is not None:
-                subspaces = [
-                    (r - o) / s
-                    for r, o, s in zip(subspaces, offsets, scales, strict=True)
-                ]
-            out = _concat(subspaces)
+            out = concat_subspaces(project(x))
             if not torch.isfinite(out).all():
                 raise ValueError(
                     f"The relative representation overflows {dtype}: X holds "
@@ -237,7 +207,7 @@ class BaseRelativeSpace(DaskTokenMixin, StateMixin, TransformerMixin, BaseEstima
         return map_row_chunks(
             X,
             block_function,
-            n_outputs=k * len(kernels),
+            n_outputs=k * len(similarities),
             batch_size=self.batch_size,
             device=device,
         )
