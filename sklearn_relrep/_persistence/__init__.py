@@ -33,6 +33,7 @@ from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
 
 from .._backend import resolve_device
+from ._alternatives import skops_alternative
 from ._directory import read_model_dir, write_model_dir
 from ._objects import build, describe, smoke_test
 from ._store import (
@@ -134,8 +135,11 @@ def save_stitcher(
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "sklearn_relrep_version": __version__,
-        "model": describe(estimator, "model", arrays),
     }
+    try:
+        config["model"] = describe(estimator, "model", arrays)
+    except TypeError as exc:
+        raise TypeError(f"{exc}\n{skops_alternative(estimator)}") from exc
     weights = save_arrays(arrays)
     config["digest"] = compute_digest(config, weights, key)
     text = json.dumps(config, indent=1, sort_keys=True, allow_nan=False)
