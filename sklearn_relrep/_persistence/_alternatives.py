@@ -25,6 +25,12 @@ def skops_alternative(estimator) -> str:
             f"skops.io cannot save it either ({type(exc).__name__}: {exc}); "
             "joblib.dump can, for files you trust."
         )
+    unnamed = [name for name in untrusted if "<" in name]
+    if unnamed:  # a lambda or a local function or class
+        return (
+            f"skops.io cannot load it by name either: it holds {unnamed}; joblib.dump "
+            "can save it, for files you trust."
+        )
     return (
         "skops.io saves it without pickle: skops.io.dump(model, path), then, "
         "after reviewing these types, skops.io.load(path, trusted="
