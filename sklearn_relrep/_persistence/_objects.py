@@ -244,6 +244,7 @@ class _Loader:
             allowed = set(_PIPELINE_PARAMS)
         elif cls in _PROTOCOL_CLASSES:
             allowed = set(cls().get_params(deep=False))
+            allowed |= set(getattr(cls, "_skorch_options", ()))
         else:
             allowed = set(signature_param_names(cls))
             if cls in LISTED and LISTED[cls][0] is not None:
