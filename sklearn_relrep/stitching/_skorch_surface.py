@@ -67,6 +67,11 @@ def check_net_options(options: dict) -> None:
             f"torch_load_kwargs={load_kwargs!r} must be None or a dict of keyword "
             "arguments for torch.load, e.g. {'weights_only': True}."
         )
+    if load_kwargs is not None and "map_location" in load_kwargs:
+        raise ValueError(
+            "torch_load_kwargs cannot set map_location: skorch derives it from "
+            "device when it unpickles the net; set device instead."
+        )
 
 
 class SkorchSurfaceMixin:
