@@ -201,7 +201,7 @@ class BaseStitchingEstimator(
             iterator_valid=batch_iterator,
             train_split=train_split,
             callbacks=callbacks,
-            predict_nonlinearity=None,
+            predict_nonlinearity="auto",
             device=str(device),
             verbose=int(self.verbose),
             **self._net_options(),

@@ -27,11 +27,12 @@ _REFUSED = {
         "rely on; compile your own torch model if you need it"
     ),
     "predict_nonlinearity": (
-        "the estimators compute their outputs themselves and never call "
-        "skorch's predict: predict_proba is the softmax of the logits the loss "
-        "is trained on, predict their argmax (a regressor's outputs are taken "
-        "as they are); post-process those outputs, or wrap the estimator (e.g. "
-        "sklearn.calibration.CalibratedClassifierCV)"
+        "the estimators compute their outputs themselves: predict_proba is the "
+        "softmax of the logits the loss is trained on and predict their argmax "
+        "(a regressor's outputs are taken as they are), and the net's own "
+        "predictions, which only scoring callbacks see, follow the criterion as "
+        "skorch's 'auto' does; post-process predict_proba, or wrap the "
+        "estimator (e.g. sklearn.calibration.CalibratedClassifierCV)"
     ),
 }
 

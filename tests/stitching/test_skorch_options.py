@@ -5,6 +5,8 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
+from skorch.callbacks import EpochScoring
+from skorch.dataset import ValidSplit
 from skorch.history import History
 
 from sklearn_relrep import (
@@ -70,7 +72,7 @@ def test_invalid_skorch_options_are_refused(data, option, value, message):
     [
         ({"compile": True}, "torch.compile's compile time"),
         ({"compile__dynamic": True}, "'_orig_mod"),
-        ({"predict_nonlinearity": None}, "never call skorch's predict"),
+        ({"predict_nonlinearity": None}, "compute their outputs themselves"),
     ],
 )
 def test_skorch_options_that_do_not_apply_are_refused_with_the_reason(
@@ -139,3 +141,33 @@ def test_a_pickled_stitcher_keeps_its_history_and_n_iter(data):
     restored = pickle.loads(pickle.dumps(model))
     assert restored.n_iter_ == model.n_iter_
     assert restored.history_[:, "train_loss"] == model.history_[:, "train_loss"]
+
+
+@pytest.mark.parametrize(
+    ("cls", "scoring"),
+    [(StitchingClassifier, "accuracy"), (StitchingRegressor, "r2")],
+)
+def test_scoring_callbacks_take_scikit_learn_scorer_names(data, cls, scoring):
+    model, _ = _fitted(
+        cls,
+        data,
+        early_stopping=True,
+        callbacks=[EpochScoring(scoring, lower_is_better=False, name="valid_score")],
+    )
+    scores = model.history_[:, "valid_score"]
+    assert len(scores) == model.n_iter_
+    assert all(np.isfinite(score) and score <= 1 for score in scores)
+
+
+def test_the_validation_accuracy_is_the_models_accuracy_on_its_holdout(data):
+    X, y = data
+    split = ValidSplit(0.3, stratified=True, random_state=0)
+    model, _ = _fitted(
+        StitchingClassifier,
+        data,
+        train_split=split,
+        callbacks=[EpochScoring("accuracy", name="valid_acc")],
+    )
+    _, holdout = split(X, y)
+    rows = holdout.indices
+    assert model.history_[-1, "valid_acc"] == model.score(X[rows], y[rows])
