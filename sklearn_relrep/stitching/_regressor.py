@@ -128,8 +128,8 @@ class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator)
         ``iterator_valid__*`` and ``callbacks__*``.
         skorch's plain options ``use_caching`` and ``torch_load_kwargs`` are
         passed to the net too; ``compile`` (and ``compile__*``) and
-        ``predict_nonlinearity`` are refused with the reason (see the guide's
-        section on the skorch surface).
+        ``predict_nonlinearity`` are refused with the reason (see the
+        documentation's page on the skorch surface).
 
     Attributes
     ----------
