@@ -8,6 +8,7 @@ what is supported and the skops.io call that would save it.
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.base import BaseEstimator
@@ -127,6 +128,7 @@ def test_aligners_round_trip_with_all_their_fitted_attributes(tmp_path, data, al
     aligner.fit(X, X @ rng.normal(size=(6, 4)) + 1)
     # An attribute added by a later version of the class is stored all the same.
     aligner.added_in_a_later_version_ = np.float64(0.25)
+    aligner.names_added_later_ = np.asarray(["a", "b", "c", "d"], dtype=object)
     loaded = load_stitcher(save_stitcher(aligner, tmp_path / "model"))
     assert loaded.added_in_a_later_version_ == 0.25
     _assert_same_attributes(loaded, aligner)
@@ -157,6 +159,24 @@ def test_a_translate_step_in_front_of_a_relative_pipeline_round_trips(tmp_path, 
     assert type(loaded.named_steps["translate"]) is LinearAligner
     _assert_same_predictions(loaded, model, other_space)
     _assert_same_attributes(loaded.named_steps["translate"], translate)
+
+
+def test_a_flat_translated_pipeline_with_named_columns_round_trips(tmp_path, data):
+    """As zero_shot_stitch builds it: the aligner first, naming its output."""
+    X, labels, _ = data
+    rng = np.random.RandomState(2)
+    other_space = np.tanh(X @ rng.normal(size=(6, 5)))
+    translate = LinearAligner().fit(other_space[:40], X[:40])
+    translate.set_output(transform="pandas")
+    named = pd.DataFrame(X, columns=translate.get_feature_names_out())
+    relative = make_pipeline(
+        RelativeProjector(n_anchors=12, random_state=0), LogisticRegression()
+    ).fit(named, labels)
+    model = Pipeline([("translate", translate), *relative.steps])
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    assert isinstance(loaded[0].transform(other_space), pd.DataFrame)
+    _assert_same_predictions(loaded, model, other_space)
+    _assert_same_attributes(loaded[1], model[1])
 
 
 class _Average(BaseEstimator):
