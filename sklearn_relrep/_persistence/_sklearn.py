@@ -1,14 +1,18 @@
-"""The estimators of other packages that the safe format stores, and how.
+"""The estimators the safe format stores by their attributes, and how.
 
 Two rules, each an allow-list of exact classes:
 
 - :data:`LISTED`: scikit-learn's preprocessing steps and linear models, with
-  the fitted attributes stored for each named here. Their parameters are
-  those ``get_params`` gives (the first entry, when not None, narrows them).
+  the fitted attributes stored for each named here (a fitted attribute not
+  named is refused when saving). Their parameters are those ``get_params``
+  gives (the first entry, when not None, narrows them).
 - :data:`PLAIN`: estimators whose fitted state is all in their public fitted
   attributes (names ending in ``_``), stored whatever they are: this package's
-  aligners and :class:`~sklearn.frozen.FrozenEstimator`. Estimators they hold
-  (a frozen model, a meta-estimator's members) are stored recursively.
+  aligners and :class:`~sklearn.frozen.FrozenEstimator`. A meta-estimator of
+  this kind (e.g. an ensemble whose members are frozen pipelines) needs only
+  to be added here: the estimators it holds are stored recursively.
+
+The package's other estimators use the state protocol instead (:mod:`._objects`).
 """
 
 from __future__ import annotations
