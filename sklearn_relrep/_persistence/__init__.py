@@ -33,6 +33,7 @@ from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
 
 from .._backend import resolve_device
+from ._alternatives import skops_alternative
 from ._directory import read_model_dir, write_model_dir
 from ._objects import build, describe, smoke_test
 from ._store import (
@@ -65,17 +66,31 @@ def save_stitcher(
 
     What can be saved: a fitted :class:`StitchingClassifier` or
     :class:`StitchingRegressor`; a fitted :class:`RelativeProjector` or
-    :class:`InvariantProductSpace` on its own; scikit-learn's
+    :class:`InvariantProductSpace`; the aligners :class:`LinearAligner` and
+    :class:`ProcrustesAligner`; scikit-learn's
     :class:`~sklearn.preprocessing.StandardScaler`,
     :class:`~sklearn.preprocessing.MinMaxScaler`,
     :class:`~sklearn.preprocessing.MaxAbsScaler`,
-    :class:`~sklearn.preprocessing.Normalizer` and
-    :class:`~sklearn.decomposition.PCA`; and any
+    :class:`~sklearn.preprocessing.Normalizer`,
+    :class:`~sklearn.decomposition.PCA` and linear models
+    (:class:`~sklearn.linear_model.LogisticRegression`,
+    :class:`~sklearn.linear_model.LinearRegression`,
+    :class:`~sklearn.linear_model.Ridge`,
+    :class:`~sklearn.linear_model.RidgeClassifier`,
+    :class:`~sklearn.linear_model.Lasso`,
+    :class:`~sklearn.linear_model.ElasticNet`,
+    :class:`~sklearn.linear_model.SGDClassifier`,
+    :class:`~sklearn.linear_model.SGDRegressor`,
+    :class:`~sklearn.svm.LinearSVC`, :class:`~sklearn.svm.LinearSVR`);
+    :class:`~sklearn.frozen.FrozenEstimator` around any of these; and any
     :class:`~sklearn.pipeline.Pipeline` of these (nested pipelines and
-    ``"passthrough"`` steps included). ``set_output`` settings are kept.
-    Callables (e.g. a callable ``similarity``), random-state instances, callback
-    objects and other classes are refused with a :class:`TypeError` that says
-    why: a callable cannot be stored without pickle; use joblib for those.
+    ``"passthrough"`` steps included). An estimator held in several places
+    is stored once and shared the same way after loading. ``set_output``
+    settings are kept. Other classes, callables (e.g. a callable
+    ``similarity``), random-state instances and callback objects are refused
+    with a :class:`TypeError` that says why and, when :mod:`skops.io` is
+    installed and can hold the model, gives the exact
+    ``skops.io.load(path, trusted=[...])`` call that would load it.
 
     The model directory holds the file ``CURRENT`` and one version
     sub-directory, which holds ``stitcher.json`` (the config) and
@@ -134,8 +149,11 @@ def save_stitcher(
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "sklearn_relrep_version": __version__,
-        "model": describe(estimator, "model", arrays),
     }
+    try:
+        config["model"] = describe(estimator, "model", arrays)
+    except TypeError as exc:
+        raise TypeError(f"{exc}\n{skops_alternative(estimator)}") from exc
     weights = save_arrays(arrays)
     config["digest"] = compute_digest(config, weights, key)
     text = json.dumps(config, indent=1, sort_keys=True, allow_nan=False)

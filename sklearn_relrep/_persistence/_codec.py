@@ -50,11 +50,14 @@ def _unsaveable(value, where: str, reason: str) -> TypeError:
     )
 
 
-def encode(value, where: str, arrays: dict):
+def encode(value, where: str, arrays: dict, nested=None):
     """JSON-able form of ``value``; numeric arrays go to ``arrays``.
 
     ``where`` names the value (e.g. ``"model.state.anchors_"``); it becomes the
-    array's name in the weights file and appears in error messages.
+    array's name in the weights file and appears in error messages. ``nested``,
+    if given, is called as ``nested(value, where)`` on every value that is not
+    plain data and returns its JSON form (an estimator) or None. Dict entries
+    are visited in key order, the order in which :func:`decode` reads them.
     """
     if isinstance(value, np.generic) and value.dtype.name in _SCALAR_DTYPES:
         number = encode(value.item(), where, arrays)
@@ -72,13 +75,16 @@ def encode(value, where: str, arrays: dict):
             "__layout__": {"names": list(value.names), "widths": list(value.widths)}
         }
     if isinstance(value, list | tuple):
-        items = [encode(v, f"{where}.{i}", arrays) for i, v in enumerate(value)]
+        items = [encode(v, f"{where}.{i}", arrays, nested) for i, v in enumerate(value)]
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise _unsaveable(value, where, "only dicts with string keys can")
         return {
-            "__dict__": {k: encode(v, f"{where}.{k}", arrays) for k, v in value.items()}
+            "__dict__": {
+                k: encode(value[k], f"{where}.{k}", arrays, nested)
+                for k in sorted(value)
+            }
         }
     if isinstance(value, np.ndarray):
         return _encode_array(value, where, arrays)
@@ -87,6 +93,9 @@ def encode(value, where: str, arrays: dict):
         return {"__frame__": {"columns": list(value.columns), "values": values}}
     if isinstance(value, type) and value in _CLASS_NAMES:
         return {"__class__": _CLASS_NAMES[value]}
+    form = nested(value, where) if nested is not None else None
+    if form is not None:
+        return form
     if callable(value):
         raise _unsaveable(value, where, "a callable cannot be stored without pickle")
     raise _unsaveable(
@@ -135,28 +144,32 @@ def _expect(condition: bool, where: str, problem: str) -> None:
         raise ValueError(f"{where}: {problem}.")
 
 
-def decode(value, where: str, arrays: dict, used: set, depth: int = 0):
+def decode(value, where: str, arrays: dict, used: set, depth: int = 0, nested=None):
     """The value that :func:`encode` turned into ``value``.
 
     ``used`` collects the names of the arrays taken from ``arrays``; an array may
-    be referenced once only, so that no two attributes share memory.
+    be referenced once only, so that no two attributes share memory. ``nested``
+    (the inverse of ``encode``'s) maps the markers in its ``markers`` attribute
+    to values, as ``nested(value, where, depth)``; without it they are refused.
     """
     _expect(depth <= MAX_DEPTH, where, f"nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
         return [
-            decode(v, f"{where}.{i}", arrays, used, depth + 1)
+            decode(v, f"{where}.{i}", arrays, used, depth + 1, nested)
             for i, v in enumerate(value)
         ]
     _expect(isinstance(value, dict), where, f"unexpected {type(value).__name__}")
     marker = next((k for k in value if k.startswith("__")), None)
+    if nested is not None and marker in nested.markers:
+        return nested(value, where, depth + 1)
     _expect(
         marker in _DECODERS,
         where,
         f"an object with keys {sorted(value)[:5]} is none of the stored forms",
     )
-    return _DECODERS[marker](value, where, arrays, used, depth + 1)
+    return _DECODERS[marker](value, where, arrays, used, depth + 1, nested)
 
 
 def _keys(value: dict, where: str, *expected: str, optional: tuple = ()) -> None:
@@ -168,21 +181,24 @@ def _keys(value: dict, where: str, *expected: str, optional: tuple = ()) -> None
     )
 
 
-def _decode_tuple(value, where, arrays, used, depth):
+def _decode_tuple(value, where, arrays, used, depth, nested):
     _keys(value, where, "__tuple__")
     items = value["__tuple__"]
     _expect(isinstance(items, list), where, "a tuple must hold a list")
-    return tuple(decode(items, where, arrays, used, depth))
+    return tuple(decode(items, where, arrays, used, depth, nested))
 
 
-def _decode_dict(value, where, arrays, used, depth):
+def _decode_dict(value, where, arrays, used, depth, nested):
     _keys(value, where, "__dict__")
     items = value["__dict__"]
     _expect(isinstance(items, dict), where, "a dict entry must hold an object")
-    return {k: decode(v, f"{where}.{k}", arrays, used, depth) for k, v in items.items()}
+    return {
+        k: decode(v, f"{where}.{k}", arrays, used, depth, nested)
+        for k, v in items.items()
+    }
 
 
-def _decode_array(value, where, arrays, used, depth):
+def _decode_array(value, where, arrays, used, depth, nested):
     _keys(value, where, "__array__", optional=("order",))
     name, order = value["__array__"], value.get("order", "C")
     _expect(
@@ -196,7 +212,7 @@ def _decode_array(value, where, arrays, used, depth):
     return np.array(arrays[name], copy=True, order=order)
 
 
-def _decode_strings(value, where, arrays, used, depth):
+def _decode_strings(value, where, arrays, used, depth, nested):
     _keys(value, where, "__strings__", "dtype")
     strings, kind = value["__strings__"], value["dtype"]
     _expect(
@@ -216,7 +232,7 @@ def _decode_strings(value, where, arrays, used, depth):
     return np.asarray(strings, dtype=f"U{int(width)}")
 
 
-def _decode_scalar(value, where, arrays, used, depth):
+def _decode_scalar(value, where, arrays, used, depth, nested):
     _keys(value, where, "__scalar__", "dtype")
     number, dtype = (
         decode(value["__scalar__"], where, arrays, used, depth),
@@ -243,13 +259,13 @@ def _decode_scalar(value, where, arrays, used, depth):
     return scalar
 
 
-def _decode_float(value, where, arrays, used, depth):
+def _decode_float(value, where, arrays, used, depth, nested):
     _keys(value, where, "__float__")
     _expect(_is_one_of(value["__float__"], _NON_FINITE), where, "unknown special float")
     return _NON_FINITE[value["__float__"]]
 
 
-def _decode_layout(value, where, arrays, used, depth):
+def _decode_layout(value, where, arrays, used, depth, nested):
     _keys(value, where, "__layout__")
     fields = value["__layout__"]
     _expect(isinstance(fields, dict), where, "a layout must hold an object")
@@ -266,7 +282,7 @@ def _decode_layout(value, where, arrays, used, depth):
         raise ValueError(f"{where}: {exc}") from exc
 
 
-def _decode_frame(value, where, arrays, used, depth):
+def _decode_frame(value, where, arrays, used, depth, nested):
     _keys(value, where, "__frame__")
     fields = value["__frame__"]
     _expect(isinstance(fields, dict), where, "a data frame must hold an object")
@@ -287,7 +303,7 @@ def _decode_frame(value, where, arrays, used, depth):
     return pd.DataFrame(values, columns=columns)
 
 
-def _decode_class(value, where, arrays, used, depth):
+def _decode_class(value, where, arrays, used, depth, nested):
     _keys(value, where, "__class__")
     name = value["__class__"]
     _expect(

@@ -5,9 +5,17 @@ Every class is on an explicit allow-list, matched exactly (no subclasses):
 - this package's estimators give and take their fitted state through the state
   protocol (:meth:`~sklearn_relrep._state.StateMixin._get_state` and
   ``_set_state``), which rejects attribute names outside their own list;
-- scikit-learn's preprocessing steps have their parameters and fitted
-  attributes listed here, name by name;
+- the classes of :mod:`._sklearn`: scikit-learn's preprocessing steps and
+  linear models with their fitted attributes listed name by name, and plain
+  estimators (the aligners, :class:`~sklearn.frozen.FrozenEstimator`) stored
+  with all their public fitted attributes;
 - a :class:`~sklearn.pipeline.Pipeline` holds any of them (or ``"passthrough"``).
+
+An estimator held in a parameter or fitted attribute (a frozen model, the
+members of a meta-estimator) is described recursively, as
+``{"__estimator__": ...}``; one held in several places is described once and
+referred to elsewhere as ``{"__same__": "<where it was described>"}``, so that
+the rebuilt model shares it the same way.
 
 A fresh estimator is built from the saved parameters, which are checked against
 the class's parameter constraints before any state is set. For estimators with
@@ -19,20 +27,29 @@ from __future__ import annotations
 
 import inspect
 import re
-import warnings
 
-import numpy as np
-from sklearn.decomposition import PCA
+from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import resolve_device
-from .._compat import transform_output, validate_estimator_params
-from ..nn import StitchingNetwork
+from .._compat import signature_param_names, transform_output, validate_estimator_params
 from ..relative import InvariantProductSpace, RelativeProjector
 from ..stitching import StitchingClassifier, StitchingRegressor
+from ._checks import (
+    check_features_in,
+    check_weight_budget,
+    smoke_test,
+    weight_lower_bound,
+)
 from ._codec import decode, encode
+from ._sklearn import (
+    LISTED,
+    PLAIN,
+    allowed_types,
+    fitted_attributes,
+    is_fitted_attribute_name,
+)
 
 __all__ = ["CLASSES", "build", "describe", "smoke_test", "weight_lower_bound"]
 
@@ -43,38 +60,12 @@ _PROTOCOL_CLASSES = (
     StitchingClassifier,
     StitchingRegressor,
 )
-_FEATURES_IN = ("n_features_in_", "feature_names_in_")
-# scikit-learn's steps: class -> (parameter names, fitted attribute names).
-_SKLEARN_CLASSES = {
-    StandardScaler: (
-        ("copy", "with_mean", "with_std"),
-        (*_FEATURES_IN, "n_samples_seen_", "mean_", "var_", "scale_"),
-    ),
-    MinMaxScaler: (
-        ("feature_range", "copy", "clip"),
-        (*_FEATURES_IN, "n_samples_seen_", "min_", "scale_", "data_min_")
-        + ("data_max_", "data_range_"),
-    ),
-    MaxAbsScaler: (
-        ("copy", "clip"),
-        (*_FEATURES_IN, "n_samples_seen_", "max_abs_", "scale_"),
-    ),
-    Normalizer: (("norm", "copy"), _FEATURES_IN),
-    PCA: (
-        ("n_components", "copy", "whiten", "svd_solver", "tol", "iterated_power")
-        + ("n_oversamples", "power_iteration_normalizer", "random_state"),
-        (*_FEATURES_IN, "mean_", "components_", "explained_variance_")
-        + ("explained_variance_ratio_", "singular_values_", "noise_variance_")
-        + ("n_components_", "n_samples_"),
-    ),
-}
 _PIPELINE_PARAMS = tuple(p for p in Pipeline([]).get_params(deep=False) if p != "steps")
-CLASSES = {
-    cls.__name__: cls for cls in (*_PROTOCOL_CLASSES, *_SKLEARN_CLASSES, Pipeline)
-}
+CLASSES = {cls.__name__: cls for cls in (*_PROTOCOL_CLASSES, *LISTED, *PLAIN, Pipeline)}
 _OUTPUTS = ("default", "pandas", "polars")
 _PREFIXED_OPTION = re.compile(r"[a-z][a-z0-9_]*[a-z0-9]__[a-z][a-z0-9_]*")
-_SMOKE_WIDTH_CAP = 2**20
+_MAX_NESTING = 8
+_MAX_LOCATION_PARTS = 4 * _MAX_NESTING  # as in model.params.estimators.0.1
 
 
 def _fail(where: str, problem: str) -> ValueError:
@@ -94,68 +85,239 @@ def _allowed_class(estimator, where: str) -> type:
     return cls
 
 
-def describe(estimator, where: str, arrays: dict) -> dict:
-    """JSON-able description of a fitted ``estimator``; arrays go to ``arrays``."""
-    cls = _allowed_class(estimator, where)
-    params = estimator.get_params(deep=False)
-    description = {"class": cls.__name__}
-    if cls is Pipeline:
-        description["steps"] = [
-            [name, _describe_step(step, f"{where}.steps.{name}", arrays)]
-            for name, step in params.pop("steps")
-        ]
-        if params.get("memory") is not None:
+class _Saver:
+    """Describes estimators, each object once: later mentions refer to the first."""
+
+    def __init__(self, arrays: dict):
+        self.arrays = arrays
+        self.seen: dict[int, tuple[str, object]] = {}
+
+    def __call__(self, value, where: str):
+        if not isinstance(value, BaseEstimator):
+            return None
+        if id(value) in self.seen:
+            return {"__same__": self.seen[id(value)][0]}
+        return {"__estimator__": self.describe(value, where)}
+
+    def describe(self, estimator, where: str) -> dict:
+        cls = _allowed_class(estimator, where)
+        self.seen[id(estimator)] = (where, estimator)  # the object keeps its id
+        params = estimator.get_params(deep=False)
+        steps = params.pop("steps") if cls is Pipeline else None
+        if cls is Pipeline and params.get("memory") is not None:
             raise TypeError(f"{where} caches with memory=...; set it to None to save.")
-    else:
-        check_is_fitted(estimator)
-        if cls in _SKLEARN_CLASSES:
-            names, attributes = _SKLEARN_CLASSES[cls]
-            unknown = sorted(set(params) - set(names))
+        if cls in LISTED and LISTED[cls][0] is not None:
+            unknown = sorted(set(params) - set(LISTED[cls][0]))
             if unknown:
                 raise TypeError(f"{where}: parameters {unknown} cannot be saved.")
-            state = {
-                a: getattr(estimator, a) for a in attributes if hasattr(estimator, a)
-            }
-        else:
-            state = estimator._get_state()
-        description["state"] = encode(state, f"{where}.state", arrays)["__dict__"]
+        # The order of decoding: params, then steps or state.
+        description = {
+            "class": cls.__name__,
+            "params": self.encode(params, f"{where}.params"),
+        }
+        if cls is Pipeline:
+            description["steps"] = [
+                [name, self.step(step, f"{where}.steps.{name}")] for name, step in steps
+            ]
+            return description
+        check_is_fitted(estimator)
+        description["state"] = self.encode(_state_of(estimator), f"{where}.state")
         output = transform_output(estimator)
         if output is not None:
             description["output"] = output
-    description["params"] = encode(params, f"{where}.params", arrays)["__dict__"]
-    return description
+        return description
+
+    def encode(self, values: dict, where: str) -> dict:
+        return encode(values, where, self.arrays, self)["__dict__"]
+
+    def step(self, step, where: str):
+        if step is None or (isinstance(step, str) and step == "passthrough"):
+            return step
+        return self.describe(step, where)
 
 
-def _describe_step(step, where: str, arrays: dict):
-    if step is None or (isinstance(step, str) and step == "passthrough"):
-        return step
-    return describe(step, where, arrays)
+def _state_of(estimator) -> dict:
+    cls = type(estimator)
+    if cls in LISTED:
+        names = LISTED[cls][1]
+        unknown = sorted(set(fitted_attributes(estimator)) - set(names))
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__} has fitted attribute(s) {unknown} that this "
+                "version of sklearn_relrep does not know how to save."
+            )
+        return {a: getattr(estimator, a) for a in names if hasattr(estimator, a)}
+    if cls in PLAIN:
+        return fitted_attributes(estimator)
+    return estimator._get_state()
+
+
+def describe(estimator, where: str, arrays: dict) -> dict:
+    """JSON-able description of a fitted ``estimator``; arrays go to ``arrays``."""
+    return _Saver(arrays).describe(estimator, where)
 
 
 # loading ------------------------------------------------------------------------
 
 
-def _params(cls: type, description: dict, where: str, arrays, used, device) -> dict:
-    raw = description.get("params")
-    if not isinstance(raw, dict):
-        raise _fail(where, "'params' must be an object")
-    if cls is Pipeline:
-        allowed = set(_PIPELINE_PARAMS)
-    elif cls in _SKLEARN_CLASSES:  # the listed ones this version knows
-        allowed = set(_SKLEARN_CLASSES[cls][0]) & set(cls().get_params(deep=False))
-    else:
-        allowed = set(cls().get_params(deep=False))
-    unknown = sorted(
-        name for name in set(raw) - allowed if not _is_prefixed_option(cls, name)
-    )
-    if unknown:
-        raise _fail(where, f"{cls.__name__} has no parameter(s) {unknown[:5]}")
-    params = decode({"__dict__": raw}, f"{where}.params", arrays, used)
-    if "device" in params:
-        if device is not None:
-            params["device"] = device
-        _check_saved_device(params["device"], where)
-    return params
+class _Loader:
+    """Builds estimators; resolves the references :class:`_Saver` wrote."""
+
+    markers = ("__estimator__", "__same__")
+
+    def __init__(self, arrays: dict, used: set, device):
+        self.arrays, self.used, self.device = arrays, used, device
+        self.built: dict[str, object] = {}
+
+    def __call__(self, value: dict, where: str, depth: int):
+        if "__same__" in value:
+            target = value["__same__"]
+            if set(value) != {"__same__"} or not isinstance(target, str):
+                raise _fail(where, "a reference must hold only a location")
+            if target not in self.built:
+                raise _fail(where, f"refers to {target!r}, where no estimator is")
+            return self.built[target]
+        if set(value) != {"__estimator__"}:
+            raise _fail(where, "an estimator entry must hold only its description")
+        return self.build(value["__estimator__"], where, depth)
+
+    def decode(self, raw: dict, where: str, depth: int) -> dict:
+        return decode({"__dict__": raw}, where, self.arrays, self.used, depth, self)
+
+    def build(self, description, where: str, depth: int = 0):
+        if where.count(".") > _MAX_LOCATION_PARTS:
+            raise _fail(where, f"estimators nested deeper than {_MAX_NESTING} levels")
+        if not isinstance(description, dict):
+            raise _fail(
+                where, f"expected an estimator object, got {type(description).__name__}"
+            )
+        name = description.get("class")
+        cls = CLASSES.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise _fail(
+                where,
+                f"Unknown class {description.get('class')!r}; expected one of "
+                f"{sorted(CLASSES)}",
+            )
+        keys = {"class", "params"}
+        keys |= {"steps"} if cls is Pipeline else {"state", "output"}
+        if not set(description) <= keys:
+            raise _fail(where, f"unexpected keys {sorted(set(description) - keys)[:5]}")
+        params = self.params(cls, description, where, depth)
+        if cls is Pipeline:
+            if params.get("memory") is not None:
+                raise _fail(
+                    where, "a loaded pipeline cannot cache (memory must be null)"
+                )
+            params["steps"] = self.steps(description.get("steps"), where, depth)
+        estimator = cls(**params)
+        try:
+            validate_estimator_params(estimator)
+        except ValueError as exc:
+            raise _fail(where, str(exc).rstrip(".")) from exc
+        self.built[where] = estimator
+        if cls is Pipeline:
+            return estimator
+        state = self.state(cls, description, where, depth)
+        if cls in LISTED or cls in PLAIN:
+            for attribute, value in state.items():
+                setattr(estimator, attribute, value)
+        else:
+            if issubclass(cls, StitchingClassifier | StitchingRegressor):
+                check_weight_budget(params, state, where)
+            try:
+                estimator._set_state(state)
+            except ValueError as exc:
+                raise _fail(where, str(exc).rstrip(".")) from exc
+        output = description.get("output")
+        if output is not None:
+            if output not in _OUTPUTS:
+                raise _fail(where, f"unknown output container {output!r}")
+            estimator.set_output(transform=output)
+        return estimator
+
+    def params(self, cls: type, description: dict, where: str, depth: int) -> dict:
+        raw = description.get("params")
+        if not isinstance(raw, dict):
+            raise _fail(where, "'params' must be an object")
+        if cls is Pipeline:
+            allowed = set(_PIPELINE_PARAMS)
+        elif cls in _PROTOCOL_CLASSES:
+            allowed = set(cls().get_params(deep=False))
+            allowed |= set(getattr(cls, "_skorch_options", ()))
+        else:
+            allowed = set(signature_param_names(cls))
+            if cls in LISTED and LISTED[cls][0] is not None:
+                allowed &= set(LISTED[cls][0])
+        unknown = sorted(
+            name for name in set(raw) - allowed if not _is_prefixed_option(cls, name)
+        )
+        if unknown:
+            raise _fail(where, f"{cls.__name__} has no parameter(s) {unknown[:5]}")
+        params = self.decode(raw, f"{where}.params", depth)
+        if "device" in params:
+            if self.device is not None:
+                params["device"] = self.device
+            _check_saved_device(params["device"], where)
+        return params
+
+    def state(self, cls: type, description: dict, where: str, depth: int) -> dict:
+        raw = description.get("state")
+        if not isinstance(raw, dict):
+            raise _fail(where, "'state' must be an object")
+        for name in raw:
+            if name.startswith("__") or callable(
+                inspect.getattr_static(cls, name, None)
+            ):
+                raise _fail(
+                    where, f"the state names {name!r}, a method of {cls.__name__}"
+                )
+        if cls in LISTED:
+            known = set(LISTED[cls][1])
+        elif cls in PLAIN:
+            known = {name for name in raw if is_fitted_attribute_name(cls, name)}
+        else:
+            known = set(raw)  # the protocol checks the names
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise _fail(
+                where, f"{cls.__name__} has no state attribute(s) {unknown[:5]}"
+            )
+        state = self.decode(raw, f"{where}.state", depth)
+        check_features_in(state, where)
+        if cls in LISTED:
+            for name, value in state.items():
+                if not isinstance(value, allowed_types(name)):
+                    raise _fail(
+                        where, f"{name} has an unexpected {type(value).__name__}"
+                    )
+        return state
+
+    def steps(self, steps, where: str, depth: int) -> list:
+        if not isinstance(steps, list) or not steps:
+            raise _fail(where, "a pipeline needs a non-empty list of steps")
+        built, names = [], set()
+        for i, entry in enumerate(steps):
+            if not (
+                isinstance(entry, list)
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+            ):
+                raise _fail(
+                    f"{where}.steps.{i}", "a step must be a [name, estimator] pair"
+                )
+            name, step = entry
+            if not name or "__" in name or name in names:
+                raise _fail(
+                    where,
+                    "step names must be distinct, non-empty, without '__'; got "
+                    f"{name!r}",
+                )
+            names.add(name)
+            if not (step is None or step == "passthrough"):
+                step = self.build(step, f"{where}.steps.{name}", depth + 2)
+            built.append((name, step))
+        return built
 
 
 def _is_prefixed_option(cls: type, name: str) -> bool:
@@ -183,204 +345,6 @@ def _check_saved_device(device, where: str) -> None:
         ) from exc
 
 
-def _state(cls: type, description: dict, where: str, arrays, used) -> dict:
-    raw = description.get("state")
-    if not isinstance(raw, dict):
-        raise _fail(where, "'state' must be an object")
-    for name in raw:
-        if name.startswith("__") or callable(inspect.getattr_static(cls, name, None)):
-            raise _fail(where, f"the state names {name!r}, a method of {cls.__name__}")
-    if cls in _SKLEARN_CLASSES:
-        unknown = sorted(set(raw) - set(_SKLEARN_CLASSES[cls][1]))
-        if unknown:
-            raise _fail(
-                where, f"{cls.__name__} has no state attribute(s) {unknown[:5]}"
-            )
-    state = decode({"__dict__": raw}, f"{where}.state", arrays, used)
-    _check_features_in(state, where)
-    if cls in _SKLEARN_CLASSES:
-        for name, value in state.items():
-            if not isinstance(value, np.ndarray | np.number | int | float | type(None)):
-                raise _fail(where, f"{name} has an unexpected {type(value).__name__}")
-    return state
-
-
-def _check_features_in(state: dict, where: str) -> None:
-    width = state.get("n_features_in_")
-    if "n_features_in_" in state and (
-        isinstance(width, bool) or not isinstance(width, int) or width < 1
-    ):
-        raise _fail(where, f"n_features_in_ must be a positive int, got {width!r}")
-    names = state.get("feature_names_in_")
-    if "feature_names_in_" in state and not (
-        isinstance(names, np.ndarray)
-        and names.ndim == 1
-        and names.dtype.kind in "UO"
-        and len(names) == width
-    ):
-        raise _fail(where, "feature_names_in_ must hold n_features_in_ strings")
-
-
-def _sizes(value, name: str, *, allow_empty: bool = False) -> list[int]:
-    """``value`` as a list of positive Python ints, or a ``ValueError``."""
-    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu":
-        value = value.tolist()
-    if not (
-        isinstance(value, list | tuple)
-        and (value or allow_empty)
-        and all(
-            isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1
-            for v in value
-        )
-    ):
-        raise ValueError(f"{name} must be positive integers; got {value!r}")
-    return [int(v) for v in value]
-
-
-def weight_lower_bound(params: dict, state: dict) -> int:
-    """A lower bound on the weights a stitcher's network has, from its config.
-
-    The saved state gives the subspace widths, the blender and the number of
-    outputs, the parameters the hidden sizes; the network's own
-    :meth:`~sklearn_relrep.nn.StitchingNetwork.min_weights` adds up its parts.
-    Only exact Python ints enter the sum, so it cannot overflow.
-    """
-    widths = _sizes(state.get("subspace_widths_"), "the subspace widths")
-    classes = state.get("classes_")
-    n_outputs = len(classes) if classes is not None else state.get("n_outputs_")
-    (n_outputs,) = _sizes([n_outputs], "the number of outputs")
-    hidden = _sizes(params.get("hidden_sizes"), "hidden_sizes", allow_empty=True)
-    aggregation = state.get("aggregation_")
-    if not isinstance(aggregation, str):
-        raise ValueError(f"aggregation_ must be a string; got {aggregation!r}")
-    return StitchingNetwork.min_weights(
-        widths, n_outputs, aggregation=aggregation, hidden_sizes=hidden
-    )
-
-
-def _check_weight_budget(params: dict, state: dict, where: str) -> None:
-    weights = state.get("module_state")
-    if not isinstance(weights, dict):
-        raise _fail(where, "the state lacks the network weights ('module_state')")
-    stored = sum(int(np.size(w)) for w in weights.values() if isinstance(w, np.ndarray))
-    try:
-        implied = weight_lower_bound(params, state)
-    except (TypeError, ValueError) as exc:
-        raise _fail(where, str(exc)) from exc
-    if implied > stored:
-        raise _fail(
-            where,
-            f"the parameters imply a network of at least {implied} weights but the "
-            f"weights file holds {stored}; config and weights do not belong together",
-        )
-
-
-def build(description, where: str, arrays: dict, used: set, device, depth: int = 0):
+def build(description, where: str, arrays: dict, used: set, device):
     """The fitted estimator that ``description`` describes."""
-    if depth > 8:
-        raise _fail(where, "pipelines nested deeper than 8 levels")
-    if not isinstance(description, dict):
-        raise _fail(
-            where, f"expected an estimator object, got {type(description).__name__}"
-        )
-    name = description.get("class")
-    cls = CLASSES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise _fail(
-            where,
-            f"Unknown class {description.get('class')!r}; expected one of "
-            f"{sorted(CLASSES)}",
-        )
-    keys = {"class", "params"} | ({"steps"} if cls is Pipeline else {"state", "output"})
-    if not set(description) <= keys:
-        raise _fail(where, f"unexpected keys {sorted(set(description) - keys)[:5]}")
-    params = _params(cls, description, where, arrays, used, device)
-    if cls is Pipeline:
-        if params.get("memory") is not None:
-            raise _fail(where, "a loaded pipeline cannot cache (memory must be null)")
-        params["steps"] = _build_steps(
-            description.get("steps"), where, arrays, used, device, depth
-        )
-    estimator = cls(**params)
-    try:
-        validate_estimator_params(estimator)
-    except ValueError as exc:
-        raise _fail(where, str(exc).rstrip(".")) from exc
-    if cls is Pipeline:
-        return estimator
-    state = _state(cls, description, where, arrays, used)
-    if cls in _SKLEARN_CLASSES:
-        for name, value in state.items():
-            setattr(estimator, name, value)
-    else:
-        if issubclass(cls, StitchingClassifier | StitchingRegressor):
-            _check_weight_budget(params, state, where)
-        try:
-            estimator._set_state(state)
-        except ValueError as exc:
-            raise _fail(where, str(exc).rstrip(".")) from exc
-    output = description.get("output")
-    if output is not None:
-        if output not in _OUTPUTS:
-            raise _fail(where, f"unknown output container {output!r}")
-        estimator.set_output(transform=output)
-    return estimator
-
-
-def _build_steps(steps, where, arrays, used, device, depth) -> list:
-    if not isinstance(steps, list) or not steps:
-        raise _fail(where, "a pipeline needs a non-empty list of steps")
-    built, names = [], set()
-    for i, entry in enumerate(steps):
-        if not (
-            isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-        ):
-            raise _fail(f"{where}.steps.{i}", "a step must be a [name, estimator] pair")
-        name, step = entry
-        if not name or "__" in name or name in names:
-            raise _fail(
-                where,
-                f"step names must be distinct, non-empty, without '__'; got {name!r}",
-            )
-        names.add(name)
-        if not (step is None or step == "passthrough"):
-            step = build(step, f"{where}.steps.{name}", arrays, used, device, depth + 1)
-        built.append((name, step))
-    return built
-
-
-# the smoke test -----------------------------------------------------------------
-
-
-def _input_width(model) -> int:
-    while isinstance(model, Pipeline):
-        model = next(
-            (s for _, s in model.steps if s not in (None, "passthrough")), None
-        )
-    width = getattr(model, "n_features_in_", None)
-    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-        raise ValueError("the model does not say how many input features it takes")
-    return width
-
-
-def smoke_test(model, n_weights: int) -> None:
-    """Predict on two rows of zeros, so that inconsistent state fails at load time."""
-    width = _input_width(model)
-    if width > max(_SMOKE_WIDTH_CAP, n_weights):
-        raise ValueError(f"n_features_in_={width} is implausibly large for this file")
-    X = np.zeros((2, width))
-    for method in ("predict_proba", "predict", "transform"):
-        if not hasattr(model, method):
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                rows = np.shape(getattr(model, method)(X))[0]
-        except Exception as exc:  # whatever the inconsistency, report it here
-            raise ValueError(
-                f"the rebuilt model fails {method} on two rows of zeros, so its "
-                f"parameters and state do not fit together ({type(exc).__name__}: "
-                f"{exc})"
-            ) from exc
-        if rows != 2:
-            raise ValueError(f"{method} returned {rows} rows for 2")
+    return _Loader(arrays, used, device).build(description, where)

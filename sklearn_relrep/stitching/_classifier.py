@@ -157,6 +157,10 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
         ``iterator_valid__*`` and ``callbacks__*``. Options that a named
         parameter sets (``module__hidden_sizes``, ``optimizer__lr``, ...) are
         refused.
+        skorch's plain options ``use_caching`` and ``torch_load_kwargs`` are
+        passed to the net too; ``compile`` (and ``compile__*``) and
+        ``predict_nonlinearity`` are refused with the reason (see the
+        documentation's page on the skorch surface).
 
     Attributes
     ----------
@@ -174,6 +178,16 @@ class StitchingClassifier(DaskScoreMixin, ClassifierMixin, BaseStitchingEstimato
         The trained skorch net; ``net_.module_`` is a
         :class:`~sklearn_relrep.nn.StitchingNetwork` and ``net_.history`` the
         training history.
+    history_ : skorch.history.History
+        The training history (``net_.history``): one entry per epoch, over
+        every :meth:`fit` with ``warm_start=True`` and :meth:`partial_fit`.
+    module_ : StitchingNetwork
+        The trained network (``net_.module_``).
+    n_iter_ : int
+        Epochs the network has been trained for: ``max_epochs`` per
+        :meth:`fit`, fewer when early stopping ends training (the epochs
+        actually run, not the best one's), one per :meth:`partial_fit`, summed
+        over warm starts.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features_in_,)

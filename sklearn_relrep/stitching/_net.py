@@ -25,13 +25,27 @@ class StitchingNet(NeuralNet):
     ``reduction="none"`` and must return one loss per sample (or per sample and
     output, averaged over the outputs); the net then takes the mean of the
     losses times the weights. A criterion that returns a single number is
-    accepted only without weights.
+    accepted only without weights. :meth:`predict` gives class indices for
+    classification, so that scoring callbacks such as
+    ``EpochScoring("accuracy")`` work.
     """
 
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping):
             x = x["X"]
         return super().infer(x, **fit_params)
+
+    def predict(self, X):
+        """What skorch's scoring callbacks compare with the training targets.
+
+        For classification the index of the largest output, since the targets
+        the net trains on are class indices; for regression the outputs. The
+        estimators predict without it.
+        """
+        outputs = self.predict_proba(X)
+        if getattr(self, "module__task", None) == "classification":
+            return outputs.argmax(axis=1)
+        return outputs
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)

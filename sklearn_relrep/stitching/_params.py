@@ -24,6 +24,7 @@ from .._compat import Interval, StrOptions, signature_param_names
 from .._layout import SubspaceLayout
 from ..nn import AGGREGATIONS, StitchingNetwork
 from ..nn._heads import ACTIVATIONS
+from ._skorch_surface import NET_OPTIONS, check_net_options, is_skorch_option
 
 __all__ = ["OPTIMIZERS", "StitchingParameters"]
 
@@ -84,6 +85,8 @@ class StitchingParameters(BaseEstimator):
 
     _task = ""
     _default_criterion = torch.nn.Module
+    # Plain (unprefixed) skorch options taken besides the named parameters.
+    _skorch_options = NET_OPTIONS
 
     _parameter_constraints: dict = {
         "subspaces": [
@@ -190,6 +193,10 @@ class StitchingParameters(BaseEstimator):
     def _get_param_names(self):
         return sorted({*signature_param_names(type(self)), *self._extra_params()})
 
+    def _net_options(self) -> dict:
+        """skorch's plain options given to this estimator (``use_caching``...)."""
+        return {k: v for k, v in self._extra_params().items() if k in NET_OPTIONS}
+
     def _prefixed_params(self, prefix: str | None = None) -> dict:
         return {
             name: value
@@ -210,7 +217,11 @@ class StitchingParameters(BaseEstimator):
         self
             The estimator.
         """
-        prefixed = {name: v for name, v in params.items() if _prefix_of(name)}
+        prefixed = {
+            name: v
+            for name, v in params.items()
+            if _prefix_of(name) or is_skorch_option(name)
+        }
         super().set_params(
             **{name: v for name, v in params.items() if name not in prefixed}
         )
@@ -222,11 +233,15 @@ class StitchingParameters(BaseEstimator):
     # checks done before any work ----------------------------------------------------
 
     def _check_params(self) -> None:
-        unexpected = sorted(set(self._extra_params()) - set(self._prefixed_params()))
+        check_net_options(self._extra_params())
+        unexpected = sorted(
+            set(self._extra_params()) - set(self._prefixed_params()) - set(NET_OPTIONS)
+        )
         if unexpected:
             raise TypeError(
                 f"{type(self).__name__} got unexpected parameter(s) {unexpected}. "
-                "Besides its named parameters it accepts skorch's prefixed ones: "
+                "Besides its named parameters it accepts skorch's options "
+                f"{', '.join(NET_OPTIONS)} and its prefixed ones: "
                 f"{', '.join(p + '__*' for p in _PREFIXES)}."
             )
         for size in self.hidden_sizes:

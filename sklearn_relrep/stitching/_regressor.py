@@ -126,6 +126,10 @@ class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator)
         skorch's prefixed parameters, passed to the net: ``module__*``,
         ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
         ``iterator_valid__*`` and ``callbacks__*``.
+        skorch's plain options ``use_caching`` and ``torch_load_kwargs`` are
+        passed to the net too; ``compile`` (and ``compile__*``) and
+        ``predict_nonlinearity`` are refused with the reason (see the
+        documentation's page on the skorch surface).
 
     Attributes
     ----------
@@ -144,6 +148,16 @@ class StitchingRegressor(DaskScoreMixin, RegressorMixin, BaseStitchingEstimator)
         The same layout as one value (read-only).
     net_ : StitchingNet
         The trained skorch net; ``net_.history`` is the training history.
+    history_ : skorch.history.History
+        The training history (``net_.history``): one entry per epoch, over
+        every :meth:`fit` with ``warm_start=True`` and :meth:`partial_fit`.
+    module_ : StitchingNetwork
+        The trained network (``net_.module_``).
+    n_iter_ : int
+        Epochs the network has been trained for: ``max_epochs`` per
+        :meth:`fit`, fewer when early stopping ends training (the epochs
+        actually run, not the best one's), one per :meth:`partial_fit`, summed
+        over warm starts.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features_in_,)

@@ -290,6 +290,7 @@ def test_state_round_trip_predicts_identically(product):
         "aggregation_",
         "n_features_in_",
         "classes_",
+        "n_iter_",
         "module_state",
     }
     assert all(isinstance(v, np.ndarray) for v in state["module_state"].values())
