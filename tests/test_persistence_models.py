@@ -32,8 +32,10 @@ from sklearn_relrep import (
     LinearAligner,
     ProcrustesAligner,
     RelativeProjector,
+    StitchedEnsemble,
     load_stitcher,
     save_stitcher,
+    zero_shot_stitch,
 )
 from sklearn_relrep._persistence import _objects
 from sklearn_relrep._persistence._directory import current_folder
@@ -159,6 +161,23 @@ def test_a_translate_step_in_front_of_a_relative_pipeline_round_trips(tmp_path, 
     assert type(loaded.named_steps["translate"]) is LinearAligner
     _assert_same_predictions(loaded, model, other_space)
     _assert_same_attributes(loaded.named_steps["translate"], translate)
+
+
+@pytest.mark.parametrize("route", ["translate", "ensemble"])
+def test_every_route_of_zero_shot_stitch_round_trips(tmp_path, data, route):
+    X, labels, _ = data
+    other_space = np.tanh(X @ np.random.RandomState(2).normal(size=(6, 5)))
+    relative = make_pipeline(
+        RelativeProjector(n_anchors=12, random_state=0), LogisticRegression()
+    ).fit(X, labels)
+    anchors = other_space[relative[0].anchor_indices_]
+    model = zero_shot_stitch(relative, anchors, route=route)
+    loaded = load_stitcher(save_stitcher(model, tmp_path / "model"))
+    assert type(loaded) is type(model)
+    if route == "ensemble":
+        assert isinstance(loaded, StitchedEnsemble)
+        assert list(loaded.named_estimators_) == ["reanchor", "translate"]
+    _assert_same_predictions(loaded, model, other_space)
 
 
 def test_a_flat_translated_pipeline_with_named_columns_round_trips(tmp_path, data):

@@ -8,8 +8,8 @@ Two rules, each an allow-list of exact classes:
   gives (the first entry, when not None, narrows them).
 - :data:`PLAIN`: estimators whose fitted state is all in their public fitted
   attributes (names ending in ``_``), stored whatever they are: this package's
-  aligners and :class:`~sklearn.frozen.FrozenEstimator`. A meta-estimator of
-  this kind (e.g. an ensemble whose members are frozen pipelines) needs only
+  aligners, :class:`~sklearn.frozen.FrozenEstimator` and the stitched
+  ensemble of ``route="ensemble"``. A meta-estimator of this kind needs only
   to be added here: the estimators it holds are stored recursively.
 
 The package's other estimators use the state protocol instead (:mod:`._objects`).
@@ -44,7 +44,7 @@ from sklearn.preprocessing import (
 from sklearn.svm import LinearSVC, LinearSVR
 
 from .._compat import signature_param_names
-from ..stitching import LinearAligner, ProcrustesAligner
+from ..stitching import LinearAligner, ProcrustesAligner, StitchedEnsemble
 
 __all__ = [
     "LISTED",
@@ -99,7 +99,7 @@ LISTED = {
 # The listed attributes that are not numbers or numeric arrays.
 _STRINGS = ("solver_", "y_type_")
 _ESTIMATORS = ("_label_binarizer",)
-PLAIN = (LinearAligner, ProcrustesAligner, FrozenEstimator)
+PLAIN = (LinearAligner, ProcrustesAligner, FrozenEstimator, StitchedEnsemble)
 _FITTED_NAME = re.compile(r"[a-z](?:[a-z0-9]|_(?!_))*_")
 
 
