@@ -24,7 +24,10 @@ def _blocks(batch=5, sizes=SIZES, seed=0):
 
 
 def test_subspace_layer_norm_standardises_each_block():
-    x = torch.randn(4, 7) * torch.arange(1.0, 8.0)
+    # Seeded: LayerNorm's eps moves the variance of a block whose entries
+    # happen to be nearly equal, as a few unseeded draws in a hundred are.
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 7, generator=generator) * torch.arange(1.0, 8.0)
     for block in SubspaceLayerNorm([3, 4])(x):
         torch.testing.assert_close(block.mean(1), torch.zeros(4), atol=1e-5, rtol=0)
         torch.testing.assert_close(
