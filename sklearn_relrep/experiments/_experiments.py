@@ -396,21 +396,28 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
     return f"Reconstruction MSE, {domain.name}\n{table.to_string()}\n\n{routes}"
 
 
+def _fitted(method, domain, source, settings, device, head):
+    model = method.build(
+        task="regression",
+        n_anchors=settings.n_anchors,
+        seed=settings.seeds[0],
+        device=device,
+        head=head,
+    )
+    return model.fit(domain.spaces[source].train, domain.y_train)
+
+
 def _reconstruction_grid(domain, methods, settings, device, head):
     plt = pyplot()
     names = list(domain.spaces)
     source, target = names[0], names[-1]
     shown = domain.y_test[:8]
     rows = {"input": shown}
-    for method in methods:
-        model = method.build(
-            task="regression",
-            n_anchors=settings.n_anchors,
-            seed=settings.seeds[0],
-            device=device,
-            head=head,
-        )
-        model.fit(domain.spaces[source].train, domain.y_train)
+    models = Parallel(n_jobs=settings.n_jobs)(
+        delayed(_fitted)(method, domain, source, settings, device, head)
+        for method in methods
+    )
+    for method, model in zip(methods, models, strict=True):
         stitched = stitch_to(model, method, domain, target)
         if stitched is not None:
             rows[f"{method.name}\n{source}→{target}"] = stitched.predict(
