@@ -454,6 +454,9 @@ def test_results_summary_renders_every_domain_and_the_kernel_costs(results_summa
     for heading in ("text: BBC News", "vision: MNIST classifiers", "Reconstruction"):
         assert heading in text
     assert "Compute cost" in text and "``linf``" in text
+    for domain in ("text: BBC News", "vision: MNIST classifiers"):
+        assert f"Routes: {domain}" in text
+    assert "Routes: vision: MNIST autoencoders" in text
 
 
 def test_results_summary_ranks_by_the_right_direction(results_summary):

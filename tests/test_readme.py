@@ -281,3 +281,22 @@ def test_readme_recommendation_quotes_the_committed_report():
     report = (REPO / "docs" / "results" / "report.md").read_text(encoding="utf-8")
     missing = [number for number in quoted if number not in report]
     assert missing == []
+
+
+def test_durations_come_from_the_measured_runs():
+    """The README, ``--help`` and the committed report state the same times."""
+    MEASURED_MINUTES = _settings.MEASURED_MINUTES
+    text = " ".join(README.split())
+    assert f"the quick suite took {MEASURED_MINUTES['quick']} minutes" in text
+    assert f"the main job took {MEASURED_MINUTES['full']} minutes" in text
+    assert f"at reduced size ({MEASURED_MINUTES['quick']} minutes)" in text
+    report = (REPO / "docs" / "results" / "report.md").read_text(encoding="utf-8")
+    times = re.findall(r"^\| (.+?) \| (\d+):(\d\d) \| \d+% \|$", report, re.MULTILINE)
+    seconds = {stage: 60 * int(m) + int(s) for stage, m, s in times}
+    total = sum(seconds.values())
+    assert round(total / 60) == MEASURED_MINUTES["full"]
+    for experiment in ("similarity", "finetune", "reconstruction", "stitching"):
+        stage = seconds[f"{experiment} experiment"]
+        assert max(round(stage / 60), 1) == MEASURED_MINUTES[experiment], experiment
+    data = sum(v for k, v in seconds.items() if not k.endswith("experiment"))
+    assert round(data / 60) == MEASURED_MINUTES["data"]

@@ -17,6 +17,8 @@ from pathlib import Path
 from ._settings import (
     EXPERIMENT_HELP,
     EXPERIMENTS,
+    MEASURED_MINUTES,
+    MEASURED_ON,
     SIZES,
     check_device_name,
     check_folders,
@@ -33,19 +35,23 @@ seeds. Writes a Markdown (and reStructuredText) report with PNG figures, and
 prints the result tables."""
 
 EPILOG = """\
-First time? Run the quick suite first, "{prog} all --size quick" (3 minutes,
-encoding and training included), then the full one, "{prog} all" (about 21
-minutes on an idle 2-core machine from an empty cache; much longer on a busy
-one). Encoded texts and trained encoders are cached, so later runs are faster.
+First time? Run the quick suite first, "{{prog}} all --size quick" ({quick}
+minutes, encoding and training included), then the full one, "{{prog}} all"
+(about {full} minutes from an empty cache on {measured_on}). Encoded texts and
+trained encoders are cached, so later runs are faster.
 
-"{prog} EXPERIMENT --help" describes each experiment and its options."""
+"{{prog}} EXPERIMENT --help" describes each experiment and its options.""".format(
+    quick=MEASURED_MINUTES["quick"],
+    full=MEASURED_MINUTES["full"],
+    measured_on=MEASURED_ON,
+)
 
 ALL_HELP = (
     "Runs the four experiments in order (similarity, finetune, reconstruction, "
     "stitching) and writes one report.",
-    "about 54 minutes at --size full (measured on a 2-core machine shared with "
-    "other jobs for part of the run) and 3 minutes at --size quick (idle), from "
-    "an empty cache, encoding and training included",
+    f"about {MEASURED_MINUTES['full']} minutes at --size full ({MEASURED_ON}) and "
+    f"{MEASURED_MINUTES['quick']} minutes at --size quick, from an empty cache, "
+    "encoding and training included",
 )
 
 
