@@ -109,6 +109,7 @@ def test_main_tables_keep_each_methods_own_route_at_the_runs_anchor_count(record
 
 
 def test_route_section_writes_the_route_table_sweep_and_auto_picks(records, tmp_path):
+    pytest.importorskip("matplotlib", reason="the sweep's figure needs [data]")
     report = Report(tmp_path)
     summary = route_section(
         records,

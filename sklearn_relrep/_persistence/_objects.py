@@ -28,6 +28,7 @@ from __future__ import annotations
 import inspect
 import re
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -220,8 +221,19 @@ class _Loader:
             return estimator
         state = self.state(cls, description, where, depth)
         if cls in LISTED or cls in PLAIN:
+            # A scikit-learn version may compute an attribute (a read-only
+            # property) that another version stores: it must then agree.
+            derived = {
+                a: v
+                for a, v in state.items()
+                if isinstance(getattr(cls, a, None), property)
+            }
             for attribute, value in state.items():
-                setattr(estimator, attribute, value)
+                if attribute not in derived:
+                    setattr(estimator, attribute, value)
+            for attribute, value in derived.items():
+                if not np.array_equal(getattr(estimator, attribute), value):
+                    raise _fail(where, f"{attribute} disagrees with the stored state")
         else:
             if issubclass(cls, StitchingClassifier | StitchingRegressor):
                 check_weight_budget(params, state, where)
