@@ -88,12 +88,13 @@ def _route_scores(domain, model, method, source, target, route, rows) -> dict:
     anchors = {name: spaces[name].train[rows] for name in (source, target)}
     options, extra = {}, {}
     if route in (AUTO, AUTO_LABELS):
-        if route == AUTO_LABELS:
-            options["anchor_targets"] = domain.y_train[rows]
+        # What route="auto" does, split in two so that the pick is recorded and
+        # the selection runs once.
+        targets = domain.y_train[rows] if route == AUTO_LABELS else None
         pick = select_route(
-            model, anchors[target], anchors_A=anchors[source], **options
-        )
-        route, extra = AUTO, {"auto_pick": pick.route}
+            model, anchors[target], anchors_A=anchors[source], anchor_targets=targets
+        ).route
+        route, extra = pick, {"auto_pick": pick}
     elif route == PROCRUSTES:
         route, options = "translate", {"aligner": ProcrustesAligner()}
     table = stitching_matrix(
