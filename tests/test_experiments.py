@@ -11,7 +11,12 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from sklearn_relrep import InvariantProductSpace, RelativeProjector, StitchingRegressor
-from sklearn_relrep.experiments import _settings, _suite
+from sklearn_relrep.experiments import (
+    _finetune_experiment,
+    _settings,
+    _stitching_experiment,
+    _suite,
+)
 from sklearn_relrep.experiments._domains import Domain, Space
 from sklearn_relrep.experiments._experiments import EXPERIMENT_FUNCTIONS
 from sklearn_relrep.experiments._figures import (
@@ -25,6 +30,7 @@ from sklearn_relrep.experiments._figures import (
 from sklearn_relrep.experiments._methods import Method, default_methods
 from sklearn_relrep.experiments._report import (
     MANIFEST_NAME,
+    Report,
     annotation_color,
     bar_chart,
     format_mean_std,
@@ -33,7 +39,7 @@ from sklearn_relrep.experiments._report import (
     summarize,
 )
 from sklearn_relrep.experiments._settings import DATA_LIMITS, EXPERIMENTS
-from sklearn_relrep.experiments._stitching_experiment import run_stitching
+from sklearn_relrep.experiments._stitching_experiment import FittedModels, run_stitching
 from sklearn_relrep.experiments._suite import run_suite
 
 # matplotlib comes with the [data] extra, not with [test].
@@ -221,7 +227,7 @@ def fake_suite(fake_domains, monkeypatch):
     seen = fake_domains
 
     def experiment(name):
-        def run(*, get_domain, domains, settings, device, report, progress):
+        def run(*, get_domain, domains, settings, device, report, progress, models):
             keys = ["vision-ae"] if name == "reconstruction" else domains
             seen["experiments"].append(
                 (name, device, [get_domain(k).name for k in keys])
@@ -366,6 +372,84 @@ def test_stitching_runs_go_through_joblib_and_do_not_depend_on_n_jobs():
         parallel = run_stitching(domain, methods, n_jobs=2, **common)
     pd.testing.assert_frame_equal(serial, parallel)
     assert len(serial) == 2 * 2 * len(domain.spaces) ** 2
+
+
+def _counting_fits(monkeypatch, module) -> list:
+    """Patch ``module.fit_method`` to record the name of each method it fits."""
+    fits, fit_method = [], module.fit_method
+
+    def counted(domain, method, *args, **kwargs):
+        fits.append(method.name)
+        return fit_method(domain, method, *args, **kwargs)
+
+    monkeypatch.setattr(module, "fit_method", counted)
+    return fits
+
+
+def test_a_kept_model_is_taken_from_the_store_instead_of_fitted_again(monkeypatch):
+    domain = _fake_domain("vision: MNIST classifiers", 60, 20)
+    methods = [Method("cosine", ("cosine",)), Method("absolute", None)]
+    common = dict(
+        seeds=[0], n_anchors=6, device="cpu", head={"max_epochs": 2}, progress=False
+    )
+    models = FittedModels()
+    fits = _counting_fits(monkeypatch, _stitching_experiment)
+    first = run_stitching(
+        domain,
+        methods,
+        models=models,
+        keep=lambda method, source, seed: method.is_relative,
+        **common,
+    )
+    assert sorted(fits) == ["absolute"] * 2 + ["cosine"] * 2
+    fits.clear()
+    again = run_stitching(domain, methods, models=models, **common)
+    pd.testing.assert_frame_equal(first, again)
+    assert fits == ["absolute"] * 2
+    fits.clear()
+    # Another head is another fit.
+    run_stitching(
+        domain, methods, models=models, **{**common, "head": {"max_epochs": 3}}
+    )
+    assert sorted(fits) == ["absolute"] * 2 + ["cosine"] * 2
+
+
+def test_stitching_reuses_the_models_the_finetune_experiment_fitted(
+    monkeypatch, tmp_path
+):
+    pytest.importorskip("matplotlib", reason="the report's figures need [data]")
+    domain = _fake_domain("vision: MNIST classifiers", 60, 40)
+    settings = _settings.settings_for("smoke", {"n_anchors": 6, "n_jobs": 1})
+    models = FittedModels()
+    finetune_fits = _counting_fits(monkeypatch, _finetune_experiment)
+    EXPERIMENT_FUNCTIONS["finetune"](
+        get_domain={"vision": domain}.__getitem__,
+        domains=["vision"],
+        settings=settings,
+        device="cpu",
+        report=Report(tmp_path),
+        progress=False,
+        models=models,
+    )
+    # One model per source and seed, though "a" is the source of one pair and
+    # "b" of another.
+    assert finetune_fits == ["product/attention"] * 2
+    stitching_fits = _counting_fits(monkeypatch, _stitching_experiment)
+    run_stitching(
+        domain,
+        [
+            Method(
+                "product/attention", ("cosine", "euclidean", "l1", "linf"), "attention"
+            )
+        ],
+        seeds=settings.seeds,
+        n_anchors=settings.n_anchors,
+        device="cpu",
+        head={"max_epochs": settings.max_epochs},
+        progress=False,
+        models=models,
+    )
+    assert stitching_fits == []
 
 
 def test_n_jobs_zero_is_refused_before_any_work():

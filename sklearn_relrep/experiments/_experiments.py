@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .. import finetune
 from ..stitching import PRODUCT_AGGREGATION
 from ._figures import (
-    FINETUNE_MODES,
-    ZERO_SHOT,
-    finetune_curves,
     pca_view,
     similarity_matrices,
     stitching_matrices,
 )
+from ._finetune_experiment import finetune_experiment
 from ._invariance_section import invariance_section
-from ._methods import SINGLE_SIMILARITIES, Method, default_methods
+from ._methods import SINGLE_SIMILARITIES, Method, default_methods, head_params
 from ._report import bar_chart, format_mean_std, pyplot, summarize
 from ._routes_section import main_records, route_section
-from ._stitching_experiment import relative_pair, run_stitching, stitch_to
+from ._stitching_experiment import fit_method, relative_pair, run_stitching, stitch_to
 
 __all__ = ["EXPERIMENT_FUNCTIONS"]
-
-
-def _head(settings) -> dict:
-    """Stitcher parameters of a size preset; ``max_epochs=None`` keeps the default."""
-    if getattr(settings, "max_epochs", None) is None:
-        return {}
-    return dict(max_epochs=settings.max_epochs)
 
 
 DEFAULT_PRODUCT = f"product/{PRODUCT_AGGREGATION}"
@@ -42,7 +31,9 @@ def _cross_mean(records: pd.DataFrame, metric: str) -> pd.Series:
     return cross.groupby("method", sort=False)[metric].mean()
 
 
-def stitching(*, get_domain, domains, settings, device, report, progress) -> str:
+def stitching(
+    *, get_domain, domains, settings, device, report, progress, models
+) -> str:
     report.heading("Zero-shot stitching")
     report.text(
         "Rows: how embeddings reach the head (absolute = raw embeddings; a single "
@@ -65,12 +56,13 @@ def stitching(*, get_domain, domains, settings, device, report, progress) -> str
             seeds=settings.seeds,
             n_anchors=settings.n_anchors,
             device=device,
-            head=_head(settings),
+            head=head_params(settings),
             progress=progress,
             n_jobs=settings.n_jobs,
             with_routes=True,
             anchor_sweep=tuple(k for k in settings.anchor_sweep if k <= n_train),
             swept=("absolute", DEFAULT_PRODUCT),
+            models=models,
         )
         report.records(all_records, f"{key}_stitching_records")
         records = main_records(all_records, settings.n_anchors)
@@ -198,7 +190,9 @@ def _verdict(cross: pd.Series, higher_is_better: bool = True) -> str:
     )
 
 
-def similarity(*, get_domain, domains, settings, device, report, progress) -> str:
+def similarity(
+    *, get_domain, domains, settings, device, report, progress, models
+) -> str:
     from ..metrics import (
         knn_jaccard_score,
         linear_cka,
@@ -266,89 +260,9 @@ def similarity(*, get_domain, domains, settings, device, report, progress) -> st
     return "Latent similarity\n" + "\n\n".join(summaries)
 
 
-def finetune_experiment(
-    *, get_domain, domains, settings, device, report, progress
+def reconstruction(
+    *, get_domain, domains, settings, device, report, progress, models
 ) -> str:
-    report.heading("Fine-tuning at stitching time")
-    report.text(
-        "A product space with the attention blender is trained on the source space "
-        "and stitched zero-shot to the target space; then N labelled target samples "
-        "fine-tune only the blender's Q/K/V (QKV opt), only the MLP head (MLP opt), "
-        "or every parameter. Cells: target test accuracy."
-    )
-    method = Method("product/attention", SINGLE_SIMILARITIES, "attention")
-    jobs = []
-    for key in domains:
-        domain = get_domain(key)
-        names = list(domain.spaces)
-        pairs = [(names[0], b) for b in names[1:]] + [(names[1], names[0])]
-        jobs += [(domain, pair, seed) for pair in pairs for seed in settings.seeds]
-    runs = Parallel(n_jobs=settings.n_jobs, return_as="generator")(
-        delayed(_finetune_one)(domain, method, pair, seed, settings, device)
-        for domain, pair, seed in jobs
-    )
-    records = []
-    for run in tqdm(runs, total=len(jobs), desc="finetune", disable=not progress):
-        records.extend(run)
-    records = pd.DataFrame.from_records(records)
-    records["setting"] = records["method"] + " N=" + records["n_labelled"].astype(str)
-    table = format_mean_std(
-        summarize(records.assign(method=records["setting"]), "accuracy")
-    )
-    report.table(table)
-    report.figure(
-        finetune_curves(records),
-        "finetune_curves",
-        "accuracy against the number of labelled target samples",
-    )
-    return f"Fine-tuning at stitching time (accuracy)\n{table.to_string()}"
-
-
-def _finetune_one(domain, method, pair, seed, settings, device) -> list[dict]:
-    """Zero-shot, then each fine-tuning mode and size, for one pair and seed."""
-    a, b = pair
-    model = method.build(
-        task="classification",
-        n_anchors=settings.n_anchors,
-        seed=seed,
-        device=device,
-        head=_head(settings),
-    )
-    model.fit(domain.spaces[a].train, domain.y_train)
-    target = domain.spaces[b]
-    stitched = stitch_to(model, method, domain, b)
-    base = dict(domain=domain.name, pair=f"{a}→{b}", seed=seed)
-    records = [
-        dict(
-            base,
-            method=ZERO_SHOT,
-            n_labelled=0,
-            accuracy=stitched.score(target.test, domain.y_test),
-        )
-    ]
-    rng = np.random.RandomState(seed)
-    for n in settings.finetune_sizes:
-        rows = rng.choice(len(target.train), n, replace=False)
-        for part, label in FINETUNE_MODES.items():
-            tuned = finetune(
-                stitched,
-                target.train[rows],
-                domain.y_train[rows],
-                train=part,
-                max_epochs=settings.finetune_epochs,
-            )
-            records.append(
-                dict(
-                    base,
-                    method=label,
-                    n_labelled=n,
-                    accuracy=tuned.score(target.test, domain.y_test),
-                )
-            )
-    return records
-
-
-def reconstruction(*, get_domain, domains, settings, device, report, progress) -> str:
     report.heading("Reconstruction stitching (MNIST autoencoders)")
     report.text(
         "A StitchingRegressor decodes the relative representation of autoencoder A's "
@@ -358,7 +272,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
     )
     domain = get_domain("vision-ae")
     methods = default_methods(logistic_baseline=False)
-    head = _head(settings)
+    head = head_params(settings)
     if settings.reconstruction_epochs is not None:
         head = {**head, "max_epochs": settings.reconstruction_epochs}
     all_records = run_stitching(
@@ -372,6 +286,10 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
         label="reconstruction",
         n_jobs=settings.n_jobs,
         with_routes=True,
+        models=models,
+        keep=lambda method, source, seed: (
+            source == _grid_source(domain) and seed == settings.seeds[0]
+        ),
     )
     report.records(all_records, "reconstruction_records")
     records = main_records(all_records, settings.n_anchors)
@@ -380,7 +298,7 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
     report.text(_verdict(_cross_mean(records, "mse"), higher_is_better=False))
     report.text(_attention_standing(records, "mse"))
     report.figure(
-        _reconstruction_grid(domain, methods, settings, device, head),
+        _reconstruction_grid(domain, methods, settings, device, head, models),
         "reconstruction_grid",
         "reconstructions",
     )
@@ -396,28 +314,26 @@ def reconstruction(*, get_domain, domains, settings, device, report, progress) -
     return f"Reconstruction MSE, {domain.name}\n{table.to_string()}\n\n{routes}"
 
 
-def _fitted(method, domain, source, settings, device, head):
-    model = method.build(
-        task="regression",
-        n_anchors=settings.n_anchors,
-        seed=settings.seeds[0],
-        device=device,
-        head=head,
-    )
-    return model.fit(domain.spaces[source].train, domain.y_train)
+def _grid_source(domain) -> str:
+    """The space whose decoders the reconstruction grid shows."""
+    return next(iter(domain.spaces))
 
 
-def _reconstruction_grid(domain, methods, settings, device, head):
+def _reconstruction_grid(domain, methods, settings, device, head, models):
+    """Eight test digits decoded by each method's first-seed decoder, fitted on
+    the first space (taken from ``models``, or fitted here) and stitched to the
+    last."""
     plt = pyplot()
     names = list(domain.spaces)
-    source, target = names[0], names[-1]
+    source, target = _grid_source(domain), names[-1]
+    seed = settings.seeds[0]
     shown = domain.y_test[:8]
     rows = {"input": shown}
-    models = Parallel(n_jobs=settings.n_jobs)(
-        delayed(_fitted)(method, domain, source, settings, device, head)
-        for method in methods
-    )
-    for method, model in zip(methods, models, strict=True):
+    build = dict(n_anchors=settings.n_anchors, device=device, head=head)
+    for method in methods:
+        model = models.get(models.key(domain, method, source, seed, **build))
+        if model is None:
+            model = fit_method(domain, method, source, seed, **build)
         stitched = stitch_to(model, method, domain, target)
         if stitched is not None:
             rows[f"{method.name}\n{source}→{target}"] = stitched.predict(

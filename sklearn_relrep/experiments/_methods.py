@@ -14,7 +14,7 @@ from .. import (
     StitchingRegressor,
 )
 
-__all__ = ["Method", "default_methods"]
+__all__ = ["Method", "default_methods", "head_params"]
 
 SINGLE_SIMILARITIES = ("cosine", "euclidean", "l1", "linf")
 PRODUCT_AGGREGATIONS = ("concat", "weighted", "attention")
@@ -110,3 +110,10 @@ def default_methods(
     if logistic_baseline:
         methods.append(Method("product/logreg", SINGLE_SIMILARITIES, learner="logreg"))
     return methods
+
+
+def head_params(settings) -> dict:
+    """Stitcher parameters of a size preset; ``max_epochs=None`` keeps the default."""
+    if getattr(settings, "max_epochs", None) is None:
+        return {}
+    return dict(max_epochs=settings.max_epochs)

@@ -62,11 +62,14 @@ SIZES = {
         vision_encoders=(("cnn", 0), ("cnn", 1), ("mlp", 0)),
         encoder_epochs=2,
         encoder_train=10000,
-        max_epochs=None,
+        # The cheapest epoch cap within 0.5 accuracy points (classifiers) or 5 %
+        # MSE (decoders) of the best cross-encoder score in the default selection
+        # (benchmarks/SELECT_DEFAULTS.md, "Cost as a second objective").
+        max_epochs=7,
         finetune_sizes=(10, 50, 200),
         finetune_epochs=20,
         anchor_sweep=(30, 100, 300, 1000),
-        reconstruction_epochs=20,
+        reconstruction_epochs=7,
     ),
     "quick": Settings(
         seeds=(0, 1),

@@ -17,7 +17,43 @@ from .. import (
 from ._domains import Domain, Space
 from ._methods import Method
 
-__all__ = ["relative_pair", "run_stitching", "stitch_to"]
+__all__ = ["FittedModels", "fit_method", "relative_pair", "run_stitching", "stitch_to"]
+
+
+def fit_method(domain: Domain, method: Method, source: str, seed: int, **build):
+    """``method`` built with ``seed`` and ``build`` (``n_anchors``, ``device``,
+    ``head``), fitted on ``source``'s training samples."""
+    model = method.build(task=domain.task, seed=seed, **build)
+    return model.fit(domain.spaces[source].train, domain.y_train)
+
+
+class FittedModels:
+    """Fitted pipelines that several experiments of one run share.
+
+    A model is keyed by everything its fit depends on (see :meth:`key`), so an
+    experiment that needs a model another one has fitted takes it from here
+    instead of training it again. Only the models put here are kept.
+    """
+
+    def __init__(self):
+        self._models = {}
+
+    @staticmethod
+    def key(domain: Domain, method: Method, source: str, seed: int, **build):
+        """What decides a fit: the domain, the method, the training space, the
+        seed and the build options (``n_anchors``, ``device``, ``head``)."""
+        options = tuple(
+            (name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
+            for name, value in sorted(build.items())
+        )
+        return domain.name, method, source, seed, options
+
+    def get(self, key):
+        """The model stored under ``key``, or None."""
+        return self._models.get(key)
+
+    def put(self, key, model) -> None:
+        self._models[key] = model
 
 
 def stitch_to(model, method: Method, domain: Domain, target: str):
@@ -110,17 +146,20 @@ def _route_scores(domain, model, method, source, target, route, rows) -> dict:
     return {**row, **extra}
 
 
-def _run_one(domain, method, source, seed, *, anchor_counts, with_routes, **build):
-    """Fit ``method`` on ``source`` with ``seed``; records for every target space,
-    route and anchor count.
+def _run_one(
+    domain, method, source, seed, *, anchor_counts, with_routes, model, keep, **build
+):
+    """Fit ``method`` on ``source`` with ``seed`` (unless ``model`` is that fit);
+    records for every target space, route and anchor count, and the model if
+    ``keep``.
 
     A relative method is fitted with its one anchor count; the absolute
     baseline's head does not depend on the anchors and is fitted once, then
     translated with each count's anchors.
     """
     main = anchor_counts[0]
-    model = method.build(task=domain.task, seed=seed, n_anchors=main, **build)
-    model.fit(domain.spaces[source].train, domain.y_train)
+    if model is None:
+        model = fit_method(domain, method, source, seed, n_anchors=main, **build)
     records = []
     for n_anchors in anchor_counts:
         rows = (
@@ -152,7 +191,7 @@ def _run_one(domain, method, source, seed, *, anchor_counts, with_routes, **buil
                         **scores,
                     )
                 )
-    return records
+    return records, model if keep else None
 
 
 def run_stitching(
@@ -169,6 +208,8 @@ def run_stitching(
     with_routes: bool = False,
     anchor_sweep: tuple[int, ...] = (),
     swept: tuple[str, ...] = (),
+    models: FittedModels | None = None,
+    keep=None,
 ) -> pd.DataFrame:
     """Every method × train space × test space × seed, as tidy records.
 
@@ -205,14 +246,41 @@ def run_stitching(
             jobs += [
                 (method, source, seed, c) for c in counts for source in domain.spaces
             ]
-    build = dict(device=device, head=head, with_routes=with_routes)
-    runs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_run_one)(domain, method, source, seed, anchor_counts=counts, **build)
+    models = FittedModels() if models is None else models
+    build = dict(device=device, head=head)
+    keys = [
+        models.key(domain, method, source, seed, n_anchors=counts[0], **build)
         for method, source, seed, counts in jobs
+    ]
+    kept = [
+        keep is not None and keep(method, source, seed)
+        for method, source, seed, _ in jobs
+    ]
+    runs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_run_one)(
+            domain,
+            method,
+            source,
+            seed,
+            anchor_counts=counts,
+            with_routes=with_routes,
+            model=models.get(key),
+            keep=keep_it,
+            **build,
+        )
+        for (method, source, seed, counts), key, keep_it in zip(
+            jobs, keys, kept, strict=True
+        )
     )
     records = []
-    for run in tqdm(
-        runs, total=len(jobs), desc=f"{label} {domain.name}", disable=not progress
+    for key, (run, model) in zip(
+        keys,
+        tqdm(
+            runs, total=len(jobs), desc=f"{label} {domain.name}", disable=not progress
+        ),
+        strict=True,
     ):
         records.extend(run)
+        if model is not None:
+            models.put(key, model)
     return pd.DataFrame.from_records(records)

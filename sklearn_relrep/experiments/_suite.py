@@ -337,6 +337,7 @@ def run_suite(
         The tables to show on the terminal; the stitching table comes last.
     """
     from ._experiments import EXPERIMENT_FUNCTIONS
+    from ._stitching_experiment import FittedModels
 
     settings = settings_for(size, overrides)
     check_run(experiments, settings, data=data, device=device)
@@ -379,6 +380,7 @@ def run_suite(
             domains=domains,
         )
         summaries = []
+        models = FittedModels()
         for name in experiments:
             with clock.stage(f"{name} experiment"):
                 summaries.append(
@@ -389,6 +391,7 @@ def run_suite(
                         device=device_name,
                         report=report,
                         progress=progress,
+                        models=models,
                     )
                 )
         report.heading("Run time")

@@ -44,6 +44,9 @@ __all__ = ["PRODUCT_AGGREGATION", "BaseStitchingEstimator"]
 PRODUCT_AGGREGATION = "weighted"
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+# Devices where the named optimizers run fused: one kernel updates every
+# parameter, instead of a Python loop over them (a fifth of a CPU fit's time).
+_FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
 # The per-subspace LayerNorm assumes each subspace is a relative representation
 # over many anchors; on a few raw features (scikit-learn's toy checks) it discards
 # most of the signal, e.g. a LayerNorm over 2 features keeps only their order.
@@ -195,6 +198,7 @@ class BaseStitchingEstimator(
             optimizer=self._optimizer_class(),
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
+            **self._optimizer_implementation(device),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             iterator_train=ShuffledBatches(shuffle_seed),
@@ -216,6 +220,18 @@ class BaseStitchingEstimator(
                 },
             },
         )
+
+    def _optimizer_implementation(self, device: torch.device) -> dict:
+        """``optimizer__fused=True`` for a named optimizer on a device that has it,
+        unless ``optimizer__fused`` or ``optimizer__foreach`` was set."""
+        chosen = {"optimizer__fused", "optimizer__foreach"}
+        if (
+            not isinstance(self.optimizer, str)
+            or device.type not in _FUSED_OPTIMIZER_DEVICES
+            or chosen & set(self._prefixed_params("optimizer"))
+        ):
+            return {}
+        return {"optimizer__fused": True}
 
     def _initialized_net(self, device, seeds, *, incremental, module_state=None):
         """Build and initialise a net; load ``module_state`` into it if given."""

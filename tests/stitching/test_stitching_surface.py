@@ -86,6 +86,22 @@ def test_optimizer_as_a_class_or_a_name(data):
         StitchingClassifier(optimizer__bogus=1, **FAST).fit(X, y)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_named_optimizers_run_fused_on_the_cpu_unless_told_otherwise(data, optimizer):
+    X, y = data
+    model = StitchingClassifier(optimizer=optimizer, **FAST).fit(X, y)
+    assert model.net_.optimizer_.param_groups[0]["fused"] is True
+    looped = StitchingClassifier(
+        optimizer=optimizer, optimizer__foreach=True, **FAST
+    ).fit(X, y)
+    group = looped.net_.optimizer_.param_groups[0]
+    assert group["foreach"] is True and not group["fused"]
+    single = StitchingClassifier(optimizer=optimizer, optimizer__fused=False, **FAST)
+    assert not single.fit(X, y).net_.optimizer_.param_groups[0]["fused"]
+    custom = StitchingClassifier(optimizer=torch.optim.Adam, **FAST).fit(X, y)
+    assert not custom.net_.optimizer_.param_groups[0]["fused"]
+
+
 def test_train_split_and_iterator_options(data):
     X, y = data
     split = StitchingClassifier(train_split=ValidSplit(3), **FAST).fit(X, y)
