@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -209,7 +211,7 @@ def run_stitching(
     anchor_sweep: tuple[int, ...] = (),
     swept: tuple[str, ...] = (),
     models: FittedModels | None = None,
-    keep=None,
+    keep: Callable[[Method, str, int], bool] | None = None,
 ) -> pd.DataFrame:
     """Every method × train space × test space × seed, as tidy records.
 
