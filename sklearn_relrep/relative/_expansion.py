@@ -73,6 +73,10 @@ def expanded_squares(
 ) -> torch.Tensor:
     """``|x|^2 - 2 r <x, a> + r^2 |a|^2``, the matmul split in column blocks.
 
+    The norms are summed into a fresh ``(b, k)`` tensor in one pass, and the
+    matmul accumulates into it (``beta=1``), so that no other pass over the
+    output is needed.
+
     Parameters
     ----------
     x : torch.Tensor of shape (b, d)
@@ -88,17 +92,14 @@ def expanded_squares(
     torch.Tensor of shape (b, k)
     """
     row_norms, anchor_norms = norms
-    blocks = _column_blocks(x.shape[1])
     if ratio is None:
-        bias, alpha = anchor_norms, -2.0
+        squares = torch.add(row_norms[:, None], anchor_norms)
     else:
-        bias, alpha, x = row_norms[:, None], 1.0, x * (-2.0 * ratio)
-    squares = torch.addmm(bias, x[:, blocks[0]], anchors_t[blocks[0]], alpha=alpha)
-    for block in blocks[1:]:
-        squares.addmm_(x[:, block], anchors_t[block], alpha=alpha)
-    if ratio is None:
-        return squares.add_(row_norms[:, None])
-    return squares.addr_(ratio.square().squeeze(1), anchor_norms)
+        squares = torch.addcmul(row_norms[:, None], ratio.square(), anchor_norms)
+        x = x * ratio
+    for block in _column_blocks(x.shape[1]):
+        squares.addmm_(x[:, block], anchors_t[block], alpha=-2.0)
+    return squares
 
 
 def repair_cancelled(
