@@ -54,14 +54,15 @@ def _cancellation_threshold(dtype: torch.dtype, device: torch.device, width: int
 
     A dot product summed in ``n`` blocks of at most ``m`` terms is off by at most
     about ``(m + n) * u * |x| |a|`` in any summation order (plus the rounding of
-    reduced-precision inputs); with the norms and the final additions, ``d^2`` is
-    off by at most ``bound * (|x|^2 + |a|^2)``, so the relative error on ``d``
-    stays below ``_EXPANSION_RTOL`` wherever ``d^2 >= threshold * (...)``.
+    reduced-precision inputs); with the norms (their square root and square add
+    ``2u`` each) and the final additions, ``d^2`` is off by at most
+    ``bound * (|x|^2 + |a|^2)``, so the relative error on ``d`` stays below
+    ``_EXPANSION_RTOL`` wherever ``d^2 >= threshold * (...)``.
     """
     u = torch.finfo(dtype).eps / 2
     blocks = _column_blocks(width)
     terms = max(block.stop - block.start for block in blocks) + len(blocks)
-    bound = 2 * _matmul_input_roundoff(dtype, device) + (2 * terms + 4) * u
+    bound = 2 * _matmul_input_roundoff(dtype, device) + (2 * terms + 8) * u
     return bound / (2 * _EXPANSION_RTOL)
 
 

@@ -186,6 +186,11 @@ def _moderate(magnitudes: torch.Tensor) -> bool:
     )
 
 
+def _squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """Squared row norms in one pass over ``x``, with no temporary of its size."""
+    return torch.linalg.vector_norm(x, dim=1).square()
+
+
 def _moderate_squares(squared_norms: torch.Tensor, width: int) -> bool:
     """Whether every row of these squared norms is sure to pass :func:`_moderate`.
 
@@ -257,12 +262,12 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     anchors_moderate = _moderate(anchor_max.reshape(1))
     scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
     centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
-    centred_sq_norms = torch.linalg.vecdot(centred, centred)
-    scaled_sq_norms = torch.linalg.vecdot(scaled, scaled)
+    centred_sq_norms = _squared_norms(centred)
+    scaled_sq_norms = _squared_norms(scaled)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
         centred_x = x - center
-        row_norms = torch.linalg.vecdot(centred_x, centred_x)
+        row_norms = _squared_norms(centred_x)
         row_max = None
         if anchors_moderate and not _moderate_squares(row_norms, x.shape[1]):
             row_max = centred_x.abs().amax(1, keepdim=True)
@@ -277,7 +282,7 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
         row_scale = _power_of_two(-exponents, x.dtype)
         ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
         centred_x = centred_x * row_scale
-        norms = (torch.linalg.vecdot(centred_x, centred_x), scaled_sq_norms)
+        norms = (_squared_norms(centred_x), scaled_sq_norms)
         squares = expanded_squares(centred_x, scaled_t, norms, ratio)
         repair_cancelled(squares, x, anchors, norms, ratio, row_scale)
         return _sqrt(squares).div_(row_scale)
