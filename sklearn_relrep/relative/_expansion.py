@@ -54,14 +54,15 @@ def _cancellation_threshold(dtype: torch.dtype, device: torch.device, width: int
 
     A dot product summed in ``n`` blocks of at most ``m`` terms is off by at most
     about ``(m + n) * u * |x| |a|`` in any summation order (plus the rounding of
-    reduced-precision inputs); with the norms and the final additions, ``d^2`` is
-    off by at most ``bound * (|x|^2 + |a|^2)``, so the relative error on ``d``
-    stays below ``_EXPANSION_RTOL`` wherever ``d^2 >= threshold * (...)``.
+    reduced-precision inputs); with the norms (their square root and square add
+    ``2u`` each) and the final additions, ``d^2`` is off by at most
+    ``bound * (|x|^2 + |a|^2)``, so the relative error on ``d`` stays below
+    ``_EXPANSION_RTOL`` wherever ``d^2 >= threshold * (...)``.
     """
     u = torch.finfo(dtype).eps / 2
     blocks = _column_blocks(width)
     terms = max(block.stop - block.start for block in blocks) + len(blocks)
-    bound = 2 * _matmul_input_roundoff(dtype, device) + (2 * terms + 4) * u
+    bound = 2 * _matmul_input_roundoff(dtype, device) + (2 * terms + 8) * u
     return bound / (2 * _EXPANSION_RTOL)
 
 
@@ -72,6 +73,10 @@ def expanded_squares(
     ratio: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``|x|^2 - 2 r <x, a> + r^2 |a|^2``, the matmul split in column blocks.
+
+    The norms are summed into a fresh ``(b, k)`` tensor in one pass, and the
+    matmul accumulates into it (``beta=1``), so that no other pass over the
+    output is needed.
 
     Parameters
     ----------
@@ -88,17 +93,14 @@ def expanded_squares(
     torch.Tensor of shape (b, k)
     """
     row_norms, anchor_norms = norms
-    blocks = _column_blocks(x.shape[1])
     if ratio is None:
-        bias, alpha = anchor_norms, -2.0
+        squares = torch.add(row_norms[:, None], anchor_norms)
     else:
-        bias, alpha, x = row_norms[:, None], 1.0, x * (-2.0 * ratio)
-    squares = torch.addmm(bias, x[:, blocks[0]], anchors_t[blocks[0]], alpha=alpha)
-    for block in blocks[1:]:
-        squares.addmm_(x[:, block], anchors_t[block], alpha=alpha)
-    if ratio is None:
-        return squares.add_(row_norms[:, None])
-    return squares.addr_(ratio.square().squeeze(1), anchor_norms)
+        squares = torch.addcmul(row_norms[:, None], ratio.square(), anchor_norms)
+        x = x * ratio
+    for block in _column_blocks(x.shape[1]):
+        squares.addmm_(x[:, block], anchors_t[block], alpha=-2.0)
+    return squares
 
 
 def repair_cancelled(

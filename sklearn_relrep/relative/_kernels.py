@@ -186,6 +186,27 @@ def _moderate(magnitudes: torch.Tensor) -> bool:
     )
 
 
+def _squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """Squared row norms in one pass over ``x``, with no temporary of its size."""
+    return torch.linalg.vector_norm(x, dim=1).square()
+
+
+def _moderate_squares(squared_norms: torch.Tensor, width: int) -> bool:
+    """Whether every row of these squared norms is sure to pass :func:`_moderate`.
+
+    A row's largest magnitude ``m`` satisfies ``m^2 <= |x|^2 <= width * m^2``, so
+    squared norms within ``[width * low^2, high^2]`` prove that every row is
+    moderate without another pass over the rows. False is not a verdict (zero
+    rows, for instance, fail here): the caller then tests the largest magnitudes.
+    """
+    if squared_norms.numel() == 0:
+        return True
+    info = np.finfo(_NUMPY_DTYPES[squared_norms.dtype])
+    low, high = 2.0 ** (info.minexp // 3), 2.0 ** (info.maxexp // 3)
+    smallest, largest = torch.aminmax(squared_norms.detach())
+    return bool((smallest >= width * low * low) & (largest <= high * high))
+
+
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to unit norm; zero rows stay zero.
 
@@ -241,22 +262,27 @@ def _euclidean(anchors: torch.Tensor) -> BlockKernel:
     anchors_moderate = _moderate(anchor_max.reshape(1))
     scaled = centred * _power_of_two(-anchor_exponent, anchors.dtype)
     centred_t, scaled_t = centred.T.contiguous(), scaled.T.contiguous()
-    centred_sq_norms = (centred * centred).sum(1)
-    scaled_sq_norms = (scaled * scaled).sum(1)
+    centred_sq_norms = _squared_norms(centred)
+    scaled_sq_norms = _squared_norms(scaled)
 
     def kernel(x: torch.Tensor) -> torch.Tensor:
         centred_x = x - center
-        row_max = centred_x.abs().amax(1, keepdim=True)
-        if anchors_moderate and _moderate(row_max):
-            norms = ((centred_x * centred_x).sum(1), centred_sq_norms)
+        row_norms = _squared_norms(centred_x)
+        row_max = None
+        if anchors_moderate and not _moderate_squares(row_norms, x.shape[1]):
+            row_max = centred_x.abs().amax(1, keepdim=True)
+        if anchors_moderate and (row_max is None or _moderate(row_max)):
+            norms = (row_norms, centred_sq_norms)
             squares = expanded_squares(centred_x, centred_t, norms)
             repair_cancelled(squares, x, anchors, norms, None, None)
             return _sqrt(squares)
+        if row_max is None:
+            row_max = centred_x.abs().amax(1, keepdim=True)
         exponents = torch.maximum(_exponents(row_max), anchor_exponent)
         row_scale = _power_of_two(-exponents, x.dtype)
         ratio = _power_of_two(anchor_exponent - exponents, x.dtype)
         centred_x = centred_x * row_scale
-        norms = ((centred_x * centred_x).sum(1), scaled_sq_norms)
+        norms = (_squared_norms(centred_x), scaled_sq_norms)
         squares = expanded_squares(centred_x, scaled_t, norms, ratio)
         repair_cancelled(squares, x, anchors, norms, ratio, row_scale)
         return _sqrt(squares).div_(row_scale)

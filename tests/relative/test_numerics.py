@@ -223,3 +223,63 @@ def test_stitcher_reads_huge_and_tiny_relative_values_like_ordinary_ones():
         np.testing.assert_allclose(
             stitcher.predict_proba(Z * factor), expected, atol=2e-4
         )
+
+
+# the euclidean kernel at matmul speed (issue 21, item 2) ---------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_euclidean_resolves_near_duplicates_in_far_clusters_wider_than_a_matmul_block(
+    dtype,
+):
+    """Two clusters far from the anchors' mean, rows wider than ``_DOT_BLOCK``."""
+    from sklearn_relrep.relative._expansion import _DOT_BLOCK
+
+    rng = np.random.RandomState(9)
+    d = _DOT_BLOCK + 300
+    shift = 1e4 if dtype == np.float32 else 1e8
+    anchors = (
+        rng.normal(size=(30, d)) + shift * np.where(np.arange(30) % 2, 1, -1)[:, None]
+    )
+    near = anchors[rng.randint(30, size=40)] + 1e-2 * rng.normal(size=(40, d))
+    far = anchors[rng.randint(30, size=40)] + rng.normal(size=(40, d))
+    X, anchors = np.vstack([near, far]).astype(dtype), anchors.astype(dtype)
+    out = RelativeProjector("euclidean", anchors=anchors).fit(X).transform(X)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, _reference("euclidean", X, anchors), rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_euclidean_rows_at_or_next_to_the_anchors_mean_are_measured_exactly(dtype):
+    """Zero and underflowing squared row norms take the careful magnitude test."""
+    rng = np.random.RandomState(10)
+    base = rng.randint(-9, 10, size=(4, 16))
+    anchors = np.vstack([base, -base]).astype(dtype)  # mean exactly 0
+    tiny = np.finfo(dtype).tiny ** 0.75
+    X = np.vstack([np.zeros((2, 16)), tiny * rng.normal(size=(3, 16))]).astype(dtype)
+    out = RelativeProjector("euclidean", anchors=anchors).fit(X).transform(X)
+    np.testing.assert_allclose(out, _reference("euclidean", X, anchors), rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_only_squared_norms_in_the_safe_range_prove_rows_moderate(dtype):
+    from sklearn_relrep.relative._kernels import _moderate_squares
+
+    info = torch.finfo(dtype)
+    for squares in ([0.0, 1.0], [info.tiny, 1.0], [1.0, info.max], [1.0, float("inf")]):
+        assert not _moderate_squares(torch.tensor(squares, dtype=dtype), 16)
+    assert _moderate_squares(torch.tensor([1e-6, 1.0, 1e6], dtype=dtype), 16)
+    assert _moderate_squares(torch.zeros(0, dtype=dtype), 16)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_euclidean_kernel_leaves_the_callers_rows_and_anchors_unchanged(dtype):
+    from sklearn_relrep.relative._kernels import prepare_similarity
+
+    generator = torch.Generator().manual_seed(11)
+    anchors = 1e3 + torch.randn(7, 20, generator=generator, dtype=dtype)
+    x = torch.cat([anchors[:3] + 1e-3, 1e3 + torch.randn(5, 20, dtype=dtype)])
+    x_before, anchors_before = x.clone(), anchors.clone()
+    out = prepare_similarity("euclidean", anchors)(x)
+    torch.testing.assert_close(out, torch.cdist(x, anchors), rtol=1e-3, atol=0)
+    assert torch.equal(x, x_before) and torch.equal(anchors, anchors_before)
