@@ -1,4 +1,9 @@
-"""The four experiments: each fills its report section and returns a summary."""
+"""The four experiments: each fills its report section and returns a summary.
+
+They take the same keyword arguments; ``models`` (a
+:class:`~sklearn_relrep.experiments._stitching_experiment.FittedModels`) holds
+the fitted pipelines that one experiment of the run shares with another.
+"""
 
 from __future__ import annotations
 

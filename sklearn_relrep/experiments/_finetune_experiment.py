@@ -19,6 +19,11 @@ __all__ = ["finetune_experiment"]
 def finetune_experiment(
     *, get_domain, domains, settings, device, report, progress, models
 ) -> str:
+    """Fill the report's fine-tuning section; return its table as text.
+
+    The attention models it fits are put in ``models``, where the stitching
+    experiment finds them (the same method, spaces, seeds and head).
+    """
     report.heading("Fine-tuning at stitching time")
     report.text(
         "A product space with the attention blender is trained on the source space "
