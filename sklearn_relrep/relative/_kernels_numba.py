@@ -130,37 +130,30 @@ def _finish_overload(total):
     return lambda total: _bitcast(total)
 
 
-# Rows reduced against every anchor tile before the next ones are read: 32 rows
-# (96 KiB in float32) stay in the L2 cache while the anchors stream past them.
-_ROW_BLOCK = 32
-
-
 @_jit
 def _reduce_rows(x, anchors, out, zero):
     n, d = x.shape
     k = anchors.shape[0]
-    for start in range(0, n, _ROW_BLOCK):
-        stop = min(start + _ROW_BLOCK, n)
-        for a in range(0, k, 4):
-            # A tile past the last anchor or row repeats it, so that every entry
-            # is computed by the same vectorised loop, in the same order, wherever
-            # it falls: the values do not depend on how the rows are split.
-            a1, a2, a3 = min(a + 1, k - 1), min(a + 2, k - 1), min(a + 3, k - 1)
-            for i in range(start, stop, 2):
-                i1 = min(i + 1, n - 1)
-                s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-                for j in range(d):
-                    x0, x1 = x[i, j], x[i1, j]
-                    y0, y1 = anchors[a, j], anchors[a1, j]
-                    y2, y3 = anchors[a2, j], anchors[a3, j]
-                    s00, s01 = _step(s00, x0, y0), _step(s01, x0, y1)
-                    s02, s03 = _step(s02, x0, y2), _step(s03, x0, y3)
-                    s10, s11 = _step(s10, x1, y0), _step(s11, x1, y1)
-                    s12, s13 = _step(s12, x1, y2), _step(s13, x1, y3)
-                out[i, a], out[i, a1] = _finish(s00), _finish(s01)
-                out[i, a2], out[i, a3] = _finish(s02), _finish(s03)
-                out[i1, a], out[i1, a1] = _finish(s10), _finish(s11)
-                out[i1, a2], out[i1, a3] = _finish(s12), _finish(s13)
+    for a in range(0, k, 4):
+        # A tile past the last anchor or row repeats it, so that every entry is
+        # computed by the same vectorised loop, in the same order, wherever it
+        # falls: the values do not depend on how the rows are split.
+        a1, a2, a3 = min(a + 1, k - 1), min(a + 2, k - 1), min(a + 3, k - 1)
+        for i in range(0, n, 2):
+            i1 = min(i + 1, n - 1)
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+            for j in range(d):
+                x0, x1 = x[i, j], x[i1, j]
+                y0, y1 = anchors[a, j], anchors[a1, j]
+                y2, y3 = anchors[a2, j], anchors[a3, j]
+                s00, s01 = _step(s00, x0, y0), _step(s01, x0, y1)
+                s02, s03 = _step(s02, x0, y2), _step(s03, x0, y3)
+                s10, s11 = _step(s10, x1, y0), _step(s11, x1, y1)
+                s12, s13 = _step(s12, x1, y2), _step(s13, x1, y3)
+            out[i, a], out[i, a1] = _finish(s00), _finish(s01)
+            out[i, a2], out[i, a3] = _finish(s02), _finish(s03)
+            out[i1, a], out[i1, a1] = _finish(s10), _finish(s11)
+            out[i1, a2], out[i1, a3] = _finish(s12), _finish(s13)
 
 
 @_jit
