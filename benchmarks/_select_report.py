@@ -52,15 +52,16 @@ def _cost_table(fixed, stopped, task: str) -> tuple[pd.DataFrame, int]:
     lower = task == "regression"
     chosen = _params(stopped["config"].iloc[0])
     same = fixed[[_params(c) == chosen for c in fixed["config"]]]
+    by_epoch = _table(same, {}, lower).groupby("epoch")["cross mean"].mean()
     rows = [
         {"training": f"{epoch} epochs", "epochs": float(epoch), "score": score}
-        for epoch, score in _cross_means(same).groupby("epoch").mean().items()
+        for epoch, score in by_epoch.items()
     ]
     rows.append(
         {
             "training": "early stopping",
             "epochs": stopped["stopped_at"].mean(),
-            "score": _cross_means(stopped).mean(),
+            "score": _table(stopped.assign(epoch=0), {}, lower)["cross mean"].iloc[0],
         }
     )
     table = pd.DataFrame(rows)
@@ -74,12 +75,6 @@ def _cost_table(fixed, stopped, task: str) -> tuple[pd.DataFrame, int]:
     table["cost vs early stopping"] = table["epochs"] / table["epochs"].iloc[-1]
     cheapest = table[good].sort_values("epochs").iloc[0]
     return table, int(cheapest["epochs"])
-
-
-def _cross_means(records: pd.DataFrame) -> pd.Series:
-    cross = records[records["train"] != records["test"]]
-    keys = ["epoch", "seed", "domain", "train", "test"]
-    return cross.groupby(keys)["score"].mean().groupby(["epoch", "seed"]).mean()
 
 
 def write_report(records_paths: dict, report_path: Path, stages, start) -> None:
