@@ -22,7 +22,7 @@ from ._invariance_section import invariance_section
 from ._methods import SINGLE_SIMILARITIES, Method, default_methods, head_params
 from ._report import bar_chart, format_mean_std, pyplot, summarize
 from ._routes_section import main_records, route_section
-from ._stitching_experiment import fit_method, relative_pair, run_stitching, stitch_to
+from ._stitching_experiment import relative_pair, run_stitching, stitch_to
 
 __all__ = ["EXPERIMENT_FUNCTIONS"]
 
@@ -326,8 +326,8 @@ def _grid_source(domain) -> str:
 
 def _reconstruction_grid(domain, methods, settings, device, head, models):
     """Eight test digits decoded by each method's first-seed decoder, fitted on
-    the first space (taken from ``models``, or fitted here) and stitched to the
-    last."""
+    the first space and stitched to the last; the decoders are those the
+    reconstruction runs kept in ``models``."""
     plt = pyplot()
     names = list(domain.spaces)
     source, target = _grid_source(domain), names[-1]
@@ -337,8 +337,6 @@ def _reconstruction_grid(domain, methods, settings, device, head, models):
     build = dict(n_anchors=settings.n_anchors, device=device, head=head)
     for method in methods:
         model = models.get(models.key(domain, method, source, seed, **build))
-        if model is None:
-            model = fit_method(domain, method, source, seed, **build)
         stitched = stitch_to(model, method, domain, target)
         if stitched is not None:
             rows[f"{method.name}\n{source}→{target}"] = stitched.predict(
