@@ -14,7 +14,7 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_array
 
 from .._backend import as_numpy
-from ._routes import ROUTES, relative_step_index
+from ._routes import check_route, relative_step_index
 from ._zero_shot import zero_shot_stitch
 
 __all__ = ["StitchedScorer", "make_stitched_scorer"]
@@ -206,6 +206,5 @@ def make_stitched_scorer(
             f"{X_target.shape[0]}; they must embed the same samples, in the same "
             "order."
         )
-    if route not in ROUTES:
-        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
+    check_route(route)
     return StitchedScorer(X_source, X_target, scoring=scoring, route=route)

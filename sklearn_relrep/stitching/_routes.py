@@ -27,6 +27,7 @@ from ._ensemble import StitchedEnsemble
 
 __all__ = [
     "ROUTES",
+    "check_route",
     "RouteSelection",
     "reanchor",
     "relative_step_index",
@@ -38,6 +39,12 @@ ROUTES = ("auto", "reanchor", "translate", "ensemble")
 # In this order a tie goes to the simpler route.
 _CANDIDATES = ("reanchor", "translate", "ensemble")
 _TRANSLATE_STEP = "translate"
+
+
+def check_route(route) -> None:
+    """Refuse a route that is not one of ``ROUTES``, before any work."""
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
 
 
 def relative_step_index(pipeline: Pipeline) -> int | None:

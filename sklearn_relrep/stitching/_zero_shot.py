@@ -10,7 +10,12 @@ from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._routes import ROUTES, relative_step_index, select_route, stitch_by_route
+from ._routes import (
+    check_route,
+    relative_step_index,
+    select_route,
+    stitch_by_route,
+)
 
 __all__ = ["stitching_matrix", "zero_shot_stitch"]
 
@@ -108,8 +113,7 @@ def zero_shot_stitch(
         raise TypeError(
             f"zero_shot_stitch expects a fitted Pipeline, got {type(estimator)!r}."
         )
-    if route not in ROUTES:
-        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
+    check_route(route)
     check_is_fitted(estimator)
     if route == "auto":
         if relative_step_index(estimator) is None:
@@ -221,8 +225,7 @@ def stitching_matrix(
     >>> table[["train_space", "test_space"]].values.tolist()
     [['a', 'a'], ['a', 'b'], ['b', 'a'], ['b', 'b']]
     """
-    if route not in ROUTES:
-        raise ValueError(f"route must be one of {ROUTES}; got {route!r}.")
+    check_route(route)
     if anchors is not None:
         missing = (set(estimators) | set(X_test)) - set(anchors)
         if missing:
